@@ -1,0 +1,76 @@
+//! Compiles every lesson program `src/bpf/*.bpf.c` with clang into a BPF
+//! object and a libbpf-rs skeleton (`$OUT_DIR/<name>.skel.rs`), which
+//! `src/builtin.rs` embeds in the binary.
+
+use std::env;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use libbpf_cargo::SkeletonBuilder;
+
+const BPF_DIR: &str = "src/bpf";
+const VMLINUX_DIR: &str = "vmlinux";
+
+fn main() {
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    require_clang();
+
+    println!("cargo:rerun-if-changed={BPF_DIR}");
+    println!("cargo:rerun-if-changed={VMLINUX_DIR}/vmlinux.h");
+
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(BPF_DIR).expect("src/bpf exists") {
+        let path = entry.expect("readable src/bpf entry").path();
+        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
+        if name.ends_with(".h") || name.ends_with(".bpf.c") {
+            // Headers are shared by several programs: any change rebuilds all.
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        if name.ends_with(".bpf.c") {
+            sources.push(path);
+        }
+    }
+    sources.sort();
+
+    for source in &sources {
+        build_skeleton(source, &out_dir);
+    }
+}
+
+/// Stops the build with one actionable line when clang is missing, instead
+/// of the long backtrace libbpf-cargo would print.
+fn require_clang() {
+    let clang = env::var("CLANG").unwrap_or_else(|_| "clang".into());
+    if Command::new(&clang).arg("--version").output().is_err() {
+        eprintln!(
+            "error: `{clang}` not found: the lesson programs are C compiled by clang; \
+             install it with `apt-get install clang llvm` (or run `make deps`)"
+        );
+        std::process::exit(1);
+    }
+}
+
+fn build_skeleton(source: &Path, out_dir: &Path) {
+    let file = source.file_name().and_then(OsStr::to_str).unwrap();
+    let stem = file.trim_end_matches(".bpf.c");
+    let skel = out_dir.join(format!("{stem}.skel.rs"));
+    let obj = out_dir.join(format!("{stem}.bpf.o"));
+
+    let mut builder = SkeletonBuilder::new();
+    builder.source(source).obj(&obj).clang_args([
+        OsStr::new("-I"),
+        OsStr::new(VMLINUX_DIR),
+        OsStr::new("-I"),
+        OsStr::new(BPF_DIR),
+        OsStr::new("-Wall"),
+        OsStr::new("-Werror"),
+    ]);
+    if let Ok(clang) = env::var("CLANG") {
+        builder.clang(clang);
+    }
+    if let Err(err) = builder.build_and_generate(&skel) {
+        eprintln!("error: compiling {}: {err:#}", source.display());
+        std::process::exit(1);
+    }
+}

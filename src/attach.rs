@@ -1,0 +1,428 @@
+//! Attaching and detaching XDP programs: modes, `--force` with the
+//! cross-mode fallback, bpf_link attachments, and errors explained.
+//!
+//! Two kernel interfaces attach XDP programs:
+//! - netlink (`bpf_xdp_attach`): the attachment belongs to the device and
+//!   stays after the loader exits; this is what `ip link set ... xdp` does.
+//! - bpf_link (`bpf_link_create`): the attachment lives as long as the link
+//!   object; we pin the link on bpffs so it outlives the loader too. A link
+//!   cannot be replaced through netlink, which protects it from other tools.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use libbpf_rs::query::{LinkInfo, LinkTypeInfo};
+use libbpf_rs::Program;
+
+use crate::cli::{AttachKind, Mode};
+use crate::error::{errno_name, errno_text, Exit, Failure, ROOT_HINT};
+use crate::iface::{self, describe, mode_name, Attached, Interface};
+use crate::libbpf_log;
+use crate::pin;
+
+/// The `XDP_FLAGS_*` mode bit for a mode (none for "unspecified").
+pub fn mode_flags(mode: Mode) -> u32 {
+    match mode {
+        Mode::Native => libbpf_sys::XDP_FLAGS_DRV_MODE,
+        Mode::Skb => libbpf_sys::XDP_FLAGS_SKB_MODE,
+        Mode::Hw => libbpf_sys::XDP_FLAGS_HW_MODE,
+        Mode::Unspecified => 0,
+    }
+}
+
+/// Would a program attached in `existing` mode stand in the way of one
+/// requested in `requested` mode? Native and skb exclude each other; hw
+/// offload is a separate slot.
+fn conflicts(requested: Mode, existing: Mode) -> bool {
+    (requested == Mode::Hw) == (existing == Mode::Hw)
+}
+
+pub struct Request<'a> {
+    pub iface: &'a Interface,
+    pub prog_fd: BorrowedFd<'a>,
+    pub mode: Mode,
+    pub kind: AttachKind,
+    pub force: bool,
+}
+
+/// What an attach did.
+pub struct Outcome {
+    pub prog_id: u32,
+    /// The mode the kernel used (resolves "unspecified").
+    pub mode: Mode,
+    /// Descriptions of the programs that `--force` took off.
+    pub replaced: Vec<String>,
+    /// Link id and pin path for `--attach link`.
+    pub link: Option<(u32, PathBuf)>,
+}
+
+pub fn attach(req: &Request) -> Result<Outcome, Failure> {
+    let prog_id = Program::id_from_fd(req.prog_fd)
+        .map_err(|e| Failure::new(Exit::Bpf, format!("loaded program has no id: {e}")))?;
+    let before = iface::attached(req.iface.index)?;
+    let in_the_way: Vec<&Attached> = before
+        .iter()
+        .filter(|a| conflicts(req.mode, a.mode))
+        .collect();
+    let replaced = if req.force {
+        in_the_way.iter().map(|a| describe(a)).collect()
+    } else {
+        Vec::new()
+    };
+
+    libbpf_log::take();
+    let link = match req.kind {
+        AttachKind::Netlink => {
+            attach_netlink(req, &in_the_way).map_err(|e| explain(req, e, &before))?;
+            None
+        }
+        AttachKind::Link => {
+            Some(attach_link(req, &in_the_way).map_err(|e| explain(req, e, &before))?)
+        }
+    };
+
+    let mode = iface::attached(req.iface.index)?
+        .into_iter()
+        .find(|a| a.prog_id == prog_id)
+        .map_or(req.mode, |a| a.mode);
+    Ok(Outcome {
+        prog_id,
+        mode,
+        replaced,
+        link,
+    })
+}
+
+/// netlink attach. Without `--force`, UPDATE_IF_NOEXIST makes the kernel
+/// refuse when a program is there; with it, the kernel swaps programs
+/// atomically within one mode. A program in the *other* mode (skb vs
+/// native) still makes it answer EEXIST, so we take that one off and try
+/// again: the force-mode fallback of the C tutorial's old loaders.
+fn attach_netlink(req: &Request, in_the_way: &[&Attached]) -> Result<(), AttachError> {
+    let fd = req.prog_fd.as_raw_fd();
+    let mut flags = mode_flags(req.mode);
+    if req.force {
+        // A bpf_link cannot be replaced through netlink: release it first.
+        for held in in_the_way.iter().filter(|a| a.link_id.is_some()) {
+            detach_link(req.iface, held)?;
+        }
+    } else {
+        flags |= libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST;
+    }
+    match xdp_attach(req.iface.index, fd, flags) {
+        Err(AttachError::Kernel {
+            errno: libc::EEXIST,
+            ..
+        }) if req.force => {
+            for other in in_the_way
+                .iter()
+                .filter(|a| a.mode != req.mode && a.link_id.is_none())
+            {
+                detach_netlink(req.iface.index, other)?;
+            }
+            xdp_attach(req.iface.index, fd, flags)
+        }
+        result => result,
+    }
+}
+
+/// bpf_link attach, pinned under /sys/fs/bpf/xdp-loader/IFNAME/link.
+fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf), AttachError> {
+    pin::ensure_bpffs().map_err(AttachError::Reported)?;
+    let pin_path = pin::link_pin_path(&req.iface.name);
+
+    // Replacing our own link in the same mode: update it in place (atomic).
+    if req.force {
+        if let Some(link_id) = in_the_way
+            .iter()
+            .find(|a| a.mode == req.mode)
+            .and_then(|a| a.link_id)
+        {
+            if in_the_way.len() == 1 {
+                let link = link_fd(link_id)?;
+                // SAFETY: both fds are valid; NULL opts means "no flags".
+                let ret = unsafe {
+                    libbpf_sys::bpf_link_update(
+                        link.as_raw_fd(),
+                        req.prog_fd.as_raw_fd(),
+                        std::ptr::null(),
+                    )
+                };
+                check(ret, "bpf_link_update")?;
+                return Ok((link_id, pin_path));
+            }
+        }
+        for held in in_the_way {
+            detach(req.iface, held)?;
+        }
+    }
+    clear_dead_pin(&pin_path, req.force)?;
+
+    let opts = libbpf_sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
+        flags: mode_flags(req.mode),
+        ..Default::default()
+    };
+    // SAFETY: valid program fd and a properly sized opts struct.
+    let ret = unsafe {
+        libbpf_sys::bpf_link_create(
+            req.prog_fd.as_raw_fd(),
+            req.iface.index as i32,
+            libbpf_sys::BPF_XDP,
+            &opts,
+        )
+    };
+    check(ret, "bpf_link_create")?;
+    // SAFETY: a non-negative return is a new link fd that we now own.
+    let link = unsafe { OwnedFd::from_raw_fd(ret) };
+    let link_id = LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&link))
+        .map(|info| info.id)
+        .unwrap_or(0);
+
+    // If pinning fails, dropping `link` destroys it: nothing stays attached.
+    std::fs::create_dir_all(pin::loader_dir(&req.iface.name)).map_err(|e| {
+        AttachError::Reported(Failure::new(
+            Exit::Xdp,
+            format!(
+                "cannot create {}: {e}",
+                pin::loader_dir(&req.iface.name).display()
+            ),
+        ))
+    })?;
+    pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(AttachError::Reported)?;
+    Ok((link_id, pin_path))
+}
+
+/// A pin left from a link whose attachment is gone is removed; a live one
+/// is only replaced with `--force`.
+fn clear_dead_pin(path: &std::path::Path, force: bool) -> Result<(), AttachError> {
+    let Ok(fd) = pin::open_pinned(path) else {
+        return Ok(());
+    };
+    let live = matches!(
+        LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&fd)).map(|i| i.info),
+        Ok(LinkTypeInfo::Xdp(ref x)) if x.ifindex != 0
+    );
+    if live && !force {
+        return Err(AttachError::Reported(
+            Failure::new(
+                Exit::Xdp,
+                format!("a bpf_link is already pinned at {}", path.display()),
+            )
+            .hint("use --force to replace it, or unload it first"),
+        ));
+    }
+    pin::remove_pin(path);
+    Ok(())
+}
+
+/// Detaches one attached program (netlink or link), and removes this
+/// tool's link pin when it held that link.
+pub fn detach(iface: &Interface, attached: &Attached) -> Result<(), AttachError> {
+    if attached.link_id.is_some() {
+        detach_link(iface, attached)
+    } else {
+        detach_netlink(iface.index, attached)
+    }
+}
+
+/// Netlink detach that only removes `attached.prog_id`: XDP_FLAGS_REPLACE
+/// with the expected old program makes the kernel refuse if someone
+/// swapped programs meanwhile, so we never remove a program we did not mean.
+fn detach_netlink(ifindex: u32, attached: &Attached) -> Result<(), AttachError> {
+    let old = Program::fd_from_id(attached.prog_id).map_err(|e| AttachError::Kernel {
+        errno: crate::error::errno_of(&e),
+        call: "bpf_prog_get_fd_by_id",
+        kernel_message: None,
+    })?;
+    let opts = libbpf_sys::bpf_xdp_attach_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+        old_prog_fd: old.as_raw_fd(),
+        ..Default::default()
+    };
+    let flags = mode_flags(attached.mode) | libbpf_sys::XDP_FLAGS_REPLACE;
+    // SAFETY: -1 means "no new program"; opts is properly sized.
+    let ret = unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, -1, flags, &opts) };
+    check(ret, "bpf_xdp_detach")
+}
+
+fn detach_link(iface: &Interface, attached: &Attached) -> Result<(), AttachError> {
+    let link_id = attached.link_id.unwrap_or_default();
+    let link = link_fd(link_id)?;
+    // SAFETY: valid link fd.
+    let ret = unsafe { libbpf_sys::bpf_link_detach(link.as_raw_fd()) };
+    check(ret, "bpf_link_detach")?;
+    // Our pin would keep a dead link around: drop it if it is this link.
+    let path = pin::link_pin_path(&iface.name);
+    if let Ok(fd) = pin::open_pinned(&path) {
+        if LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&fd)).is_ok_and(|i| i.id == link_id) {
+            pin::remove_pin(&path);
+        }
+    }
+    Ok(())
+}
+
+fn link_fd(link_id: u32) -> Result<OwnedFd, AttachError> {
+    // SAFETY: plain syscall wrapper; a non-negative return is an fd we own.
+    let ret = unsafe { libbpf_sys::bpf_link_get_fd_by_id(link_id) };
+    check(ret, "bpf_link_get_fd_by_id")?;
+    // SAFETY: see above.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret) })
+}
+
+fn xdp_attach(ifindex: u32, prog_fd: i32, flags: u32) -> Result<(), AttachError> {
+    // SAFETY: valid fd; NULL opts.
+    let ret =
+        unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, prog_fd, flags, std::ptr::null()) };
+    check(ret, "bpf_xdp_attach")
+}
+
+/// Why an attach step failed.
+#[derive(Debug)]
+pub enum AttachError {
+    /// The kernel said no; `explain` turns this into a Failure with a hint.
+    Kernel {
+        errno: i32,
+        call: &'static str,
+        kernel_message: Option<String>,
+    },
+    /// Already explained.
+    Reported(Failure),
+}
+
+fn check(ret: i32, call: &'static str) -> Result<(), AttachError> {
+    if ret >= 0 {
+        return Ok(());
+    }
+    Err(AttachError::Kernel {
+        errno: -ret,
+        call,
+        kernel_message: libbpf_log::kernel_message(&libbpf_log::take()),
+    })
+}
+
+/// Turns a refused attach into a one-line error and an actionable hint.
+fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
+    let (errno, call, kernel_message) = match err {
+        AttachError::Reported(failure) => return failure,
+        AttachError::Kernel {
+            errno,
+            call,
+            kernel_message,
+        } => (errno, call, kernel_message),
+    };
+    let ifname = &req.iface.name;
+    let mode = mode_name(req.mode);
+    let kernel_says = kernel_message.iter().map(|m| format!("kernel says: {m}"));
+    let holder = before.iter().find(|a| conflicts(req.mode, a.mode));
+    let hw_refused = req.mode == Mode::Hw && matches!(errno, libc::EINVAL | libc::EOPNOTSUPP);
+    let mtu_refused = kernel_message.as_deref().is_some_and(|m| m.contains("MTU"));
+
+    let failure = if matches!(errno, libc::EBUSY | libc::EEXIST) && holder.is_some() {
+        let holder = holder.expect("checked above");
+        let mut f = Failure::new(
+            Exit::Xdp,
+            format!(
+                "{ifname} already has an XDP program attached: {}",
+                describe(holder)
+            ),
+        );
+        if holder.mode != req.mode && req.mode != Mode::Unspecified {
+            f = f.details([format!(
+                "native and skb programs cannot be attached at the same time (you asked for {mode})"
+            )]);
+        }
+        f.hint(format!(
+            "use --force to replace it, or remove it first: xdp-loader unload {ifname}"
+        ))
+    } else if hw_refused {
+        Failure::new(
+            Exit::Xdp,
+            format!("{ifname} cannot offload XDP programs to hardware (-m hw)"),
+        )
+        .hint("only offload-capable NICs support hw mode: use -m native, or -m skb")
+    } else if errno == libc::EOPNOTSUPP {
+        Failure::new(
+            Exit::Xdp,
+            format!("{ifname} does not support XDP in {mode} mode"),
+        )
+        .hint("use -m skb (generic XDP works on every device) or -m unspecified")
+    } else if mtu_refused {
+        Failure::new(
+            Exit::Xdp,
+            format!("the MTU of {ifname} is too large for {mode} XDP"),
+        )
+        .hint(format!(
+            "a frame must fit in one page: lower the MTU (ip link set dev {ifname} mtu 1500, \
+                 and its veth peer too), or use -m skb"
+        ))
+    } else if matches!(errno, libc::EPERM | libc::EACCES) {
+        Failure::new(
+            Exit::Xdp,
+            format!("not allowed to attach XDP programs to {ifname}"),
+        )
+        .hint(ROOT_HINT)
+    } else {
+        Failure::new(
+            Exit::Xdp,
+            format!(
+                "cannot attach to {ifname} in {mode} mode: {} ({}, from {call})",
+                errno_text(errno),
+                errno_name(errno)
+            ),
+        )
+    };
+    failure.details(kernel_says)
+}
+
+/// Turns a failed detach into a Failure (used by `unload`).
+pub fn explain_detach(iface: &Interface, attached: &Attached, err: AttachError) -> Failure {
+    match err {
+        AttachError::Reported(failure) => failure,
+        AttachError::Kernel {
+            errno,
+            call,
+            kernel_message,
+        } => {
+            let failure = Failure::new(
+                Exit::Xdp,
+                format!(
+                    "cannot detach {} from {}: {} ({call})",
+                    describe(attached),
+                    iface.name,
+                    errno_text(errno)
+                ),
+            )
+            .details(kernel_message.map(|m| format!("kernel says: {m}")));
+            match errno {
+                libc::EEXIST => {
+                    failure.hint("another program was attached meanwhile; run `xdp-loader status`")
+                }
+                libc::EPERM | libc::EACCES => failure.hint(ROOT_HINT),
+                _ => failure,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_and_skb_exclude_each_other_but_not_hw() {
+        assert!(conflicts(Mode::Native, Mode::Skb));
+        assert!(conflicts(Mode::Skb, Mode::Native));
+        assert!(conflicts(Mode::Unspecified, Mode::Native));
+        assert!(!conflicts(Mode::Native, Mode::Hw));
+        assert!(conflicts(Mode::Hw, Mode::Hw));
+    }
+
+    #[test]
+    fn mode_flags_match_the_uapi() {
+        assert_eq!(mode_flags(Mode::Skb), 2);
+        assert_eq!(mode_flags(Mode::Native), 4);
+        assert_eq!(mode_flags(Mode::Hw), 8);
+        assert_eq!(mode_flags(Mode::Unspecified), 0);
+    }
+}

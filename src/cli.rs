@@ -1,0 +1,261 @@
+//! Command-line definitions (clap derive). Parsing only: every command's
+//! behaviour lives in its own module.
+//!
+//! Besides xdp-tools' `xdp-loader` syntax, the C tutorial's option names are
+//! accepted (`--dev`, `--skb-mode`, `--progname`, `--filename`, ...), so
+//! a student reading the tutorial's text can type what it shows.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xdp-loader",
+    version,
+    about = "Load, attach and inspect XDP programs: the XDP tutorial's loader in Rust",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 bad option or argument, \
+                  30 XDP attach/detach failed, 40 BPF object open/load failed."
+)]
+pub struct Cli {
+    /// Show libbpf's debug output and the full verifier log.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load an XDP program from FILE (any BPF object) or a built-in, and attach it to IFNAME.
+    Load(LoadArgs),
+    /// Detach the XDP program(s) from IFNAME.
+    Unload(UnloadArgs),
+    /// Show the XDP programs attached to every interface (or one).
+    Status(StatusArgs),
+    /// List the built-in lesson programs.
+    List,
+    /// Remove link pins whose attachment is gone (interface deleted, link detached).
+    Clean,
+    /// Test environments: a network namespace joined to this one by a veth pair.
+    Testenv(TestenvArgs),
+}
+
+/// The XDP attach mode (where in the driver the program runs).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In the driver (fastest; needs driver support, veth has it).
+    Native,
+    /// Generic XDP on the socket buffer: works on every device, slower.
+    Skb,
+    /// Offloaded to the NIC (only offload-capable hardware).
+    Hw,
+    /// Let the kernel choose native if the driver has it, else skb.
+    Unspecified,
+}
+
+/// How the attachment is made, and so how it is owned.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachKind {
+    /// Classic netlink attach, like `ip link set ... xdp` and the C tutorial.
+    Netlink,
+    /// A bpf_link, pinned under /sys/fs/bpf/xdp-loader/IFNAME/link.
+    Link,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Interface, then object FILE or BUILTIN name (see `xdp-loader list`).
+    #[arg(value_name = "IFNAME FILE|BUILTIN", num_args = 0..=2)]
+    pub positional: Vec<String>,
+
+    /// Interface (C tutorial spelling; same as the first argument).
+    #[arg(short = 'd', long = "dev", value_name = "IFNAME")]
+    pub dev: Option<String>,
+
+    /// Object file (C tutorial spelling; same as the second argument).
+    #[arg(long = "filename", value_name = "FILE")]
+    pub filename: Option<String>,
+
+    /// Attach mode.
+    #[arg(short, long, value_enum, default_value_t = Mode::Native)]
+    pub mode: Mode,
+
+    /// Same as `-m skb`.
+    #[arg(short = 'S', long = "skb-mode", conflicts_with_all = ["native_mode", "auto_mode", "offload_mode"])]
+    pub skb_mode: bool,
+    /// Same as `-m native`.
+    #[arg(short = 'N', long = "native-mode", conflicts_with_all = ["auto_mode", "offload_mode"])]
+    pub native_mode: bool,
+    /// Same as `-m unspecified`.
+    #[arg(short = 'A', long = "auto-mode", conflicts_with = "offload_mode")]
+    pub auto_mode: bool,
+    /// Same as `-m hw`.
+    #[arg(long = "offload-mode")]
+    pub offload_mode: bool,
+
+    /// Replace a program that is already attached (in either mode).
+    #[arg(short = 'F', long)]
+    pub force: bool,
+
+    /// Pick the program by ELF section name (e.g. `xdp`, or a legacy `xdp_foo`).
+    #[arg(short, long)]
+    pub section: Option<String>,
+
+    /// Pick the program by function name (default: the first XDP program).
+    #[arg(short = 'n', long = "prog-name", alias = "progname")]
+    pub prog_name: Option<String>,
+
+    /// Attach through netlink (default) or a pinned bpf_link.
+    #[arg(long = "attach", value_enum, default_value_t = AttachKind::Netlink)]
+    pub attach: AttachKind,
+}
+
+impl LoadArgs {
+    /// The mode after applying the tutorial's `--*-mode` aliases.
+    pub fn effective_mode(&self) -> Mode {
+        if self.skb_mode {
+            Mode::Skb
+        } else if self.native_mode {
+            Mode::Native
+        } else if self.auto_mode {
+            Mode::Unspecified
+        } else if self.offload_mode {
+            Mode::Hw
+        } else {
+            self.mode
+        }
+    }
+
+    /// (IFNAME, FILE) from positionals and the `--dev`/`--filename` aliases.
+    pub fn target(&self) -> Result<(String, String), String> {
+        let mut rest = self.positional.iter().cloned();
+        let ifname = self.dev.clone().or_else(|| rest.next());
+        let file = self.filename.clone().or_else(|| rest.next());
+        if rest.next().is_some() {
+            return Err("too many arguments: expected IFNAME and FILE|BUILTIN".into());
+        }
+        match (ifname, file) {
+            (Some(i), Some(f)) => Ok((i, f)),
+            (None, _) => {
+                Err("missing IFNAME: which interface should the program attach to?".into())
+            }
+            (Some(_), None) => {
+                Err("missing FILE|BUILTIN: an object file, or a name from `xdp-loader list`".into())
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct UnloadArgs {
+    /// Interface to detach from.
+    #[arg(value_name = "IFNAME", required_unless_present = "dev")]
+    pub ifname: Option<String>,
+
+    /// Interface (C tutorial spelling).
+    #[arg(
+        short = 'd',
+        long = "dev",
+        value_name = "IFNAME",
+        conflicts_with = "ifname"
+    )]
+    pub dev: Option<String>,
+
+    /// Only detach the program with this id (refuses if another is attached).
+    #[arg(
+        short = 'i',
+        long,
+        visible_short_alias = 'U',
+        alias = "unload",
+        conflicts_with = "all"
+    )]
+    pub id: Option<u32>,
+
+    /// Detach every XDP program on the interface (all modes).
+    #[arg(short, long, alias = "unload-all")]
+    pub all: bool,
+}
+
+impl UnloadArgs {
+    pub fn ifname(&self) -> &str {
+        self.dev
+            .as_deref()
+            .or(self.ifname.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Only this interface.
+    pub ifname: Option<String>,
+
+    /// Machine-readable output (schema in README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TestenvArgs {
+    #[command(subcommand)]
+    pub command: TestenvCommand,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnvName {
+    /// Environment name (default: the last one set up).
+    #[arg(short, long)]
+    pub name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestenvCommand {
+    /// Create a namespace and veth pair (the outside end is named after the environment).
+    Setup {
+        #[command(flatten)]
+        env: EnvName,
+        /// Also configure IPv4 (10.11.N.1/.2).
+        #[arg(long)]
+        legacy_ip: bool,
+        /// Also create VLAN interfaces 1 and 2 on both ends.
+        #[arg(long)]
+        vlan: bool,
+    },
+    /// Delete the environment (namespace, veth pair, its bpffs pins).
+    Teardown {
+        #[command(flatten)]
+        env: EnvName,
+    },
+    /// Show the selected environment and all others.
+    Status,
+    /// Ping the outside address from inside the namespace.
+    Ping {
+        #[command(flatten)]
+        env: EnvName,
+        /// Ping the IPv4 address (needs `setup --legacy-ip`).
+        #[arg(long)]
+        legacy_ip: bool,
+        /// Number of echo requests.
+        #[arg(short, long, default_value_t = 3)]
+        count: u32,
+    },
+    /// Run a command inside the namespace: `testenv exec -- CMD ARGS`.
+    Exec {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Open a shell inside the namespace.
+    Enter {
+        #[command(flatten)]
+        env: EnvName,
+    },
+    /// Watch the environment's traffic with tcpdump (outside end; `--inner` for veth0).
+    Tcpdump {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(long)]
+        inner: bool,
+    },
+}

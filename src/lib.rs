@@ -1,0 +1,43 @@
+//! xdp-tutorial: the XDP tutorial's lessons as libbpf-rs skeletons, and the
+//! `xdp-loader` command that loads, attaches and inspects them.
+//!
+//! One module per job:
+//! - `cli`: command-line definitions
+//! - `builtin`: the embedded lesson programs (and their skeletons)
+//! - `object`: open an object, pick the program, load it, explain failures
+//! - `attach`: modes, force fallback, bpf_link, detach
+//! - `iface`: interface names/indexes and what XDP programs they run
+//! - `pin`: bpffs and pin paths
+//! - `status`: the status table and JSON
+//! - `testenv`: test environments (namespace + veth pair)
+//! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
+//! - `error`: exit codes and the `Error:`/`Hint:` shape
+
+pub mod attach;
+pub mod builtin;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod iface;
+pub mod libbpf_log;
+pub mod object;
+pub mod pin;
+pub mod status;
+pub mod testenv;
+
+use cli::{Cli, Command};
+
+/// Runs one parsed command.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Load(args) => commands::load(args),
+        Command::Unload(args) => commands::unload(args),
+        Command::Status(args) => {
+            commands::require_root("xdp-loader status")?;
+            status::run(args)
+        }
+        Command::List => commands::list(),
+        Command::Clean => commands::clean(),
+        Command::Testenv(args) => testenv::run(&args.command),
+    }
+}

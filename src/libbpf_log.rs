@@ -1,0 +1,125 @@
+//! Captures libbpf's log messages so errors can quote them.
+//!
+//! libbpf reports the verifier log, the kernel's netlink error text
+//! (extack) and most load problems only through its print callback. We keep
+//! those lines in memory and quote the relevant ones in our error message;
+//! with `-v` everything (debug level included) also goes to stderr as it
+//! happens.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use libbpf_rs::PrintLevel;
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Routes libbpf's output through `capture`. Call once, early in `main`.
+pub fn init(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    let level = if verbose {
+        PrintLevel::Debug
+    } else {
+        PrintLevel::Info
+    };
+    libbpf_rs::set_print(Some((level, capture)));
+}
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+fn capture(_level: PrintLevel, message: String) {
+    if verbose() {
+        eprint!("{message}");
+    }
+    if let Ok(mut lines) = CAPTURED.lock() {
+        lines.extend(message.lines().map(str::to_string));
+    }
+}
+
+/// Takes (and clears) everything libbpf said since the last call.
+pub fn take() -> Vec<String> {
+    CAPTURED
+        .lock()
+        .map(|mut lines| std::mem::take(&mut *lines))
+        .unwrap_or_default()
+}
+
+/// The kernel's own explanation of a failed netlink/link operation, which
+/// libbpf prints as "Kernel error message: ...".
+pub fn kernel_message(lines: &[String]) -> Option<String> {
+    lines.iter().rev().find_map(|line| {
+        line.split_once("Kernel error message:")
+            .map(|(_, text)| text.trim().to_string())
+    })
+}
+
+/// The verifier log libbpf prints between `-- BEGIN PROG LOAD LOG --` and
+/// `-- END PROG LOAD LOG --` when the kernel rejects a program.
+pub fn verifier_log(lines: &[String]) -> Option<Vec<String>> {
+    let begin = lines
+        .iter()
+        .rposition(|l| l.contains("-- BEGIN PROG LOAD LOG --"))?;
+    let end = lines[begin..]
+        .iter()
+        .position(|l| l.contains("-- END PROG LOAD LOG --"))
+        .map_or(lines.len(), |offset| begin + offset);
+    Some(
+        lines[begin + 1..end]
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The last instruction the verifier looked at, e.g. `0: (61) r2 = *(u32 *)(r1 +0)`.
+pub fn failing_instruction(log: &[String]) -> Option<&str> {
+    log.iter().rev().map(|l| l.trim()).find(|line| {
+        let Some((number, rest)) = line.split_once(": (") else {
+            return false;
+        };
+        !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) && rest.contains(')')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn finds_the_kernel_message() {
+        let log = lines("libbpf: Kernel error message: XDP program already attached\n");
+        assert_eq!(
+            kernel_message(&log).as_deref(),
+            Some("XDP program already attached")
+        );
+        assert_eq!(kernel_message(&lines("nothing here")), None);
+    }
+
+    #[test]
+    fn extracts_the_verifier_log_and_failing_instruction() {
+        let log = lines(
+            "libbpf: prog 'bad': BPF program load failed: Permission denied\n\
+             libbpf: prog 'bad': -- BEGIN PROG LOAD LOG --\n\
+             0: R1=ctx() R10=fp0\n\
+             0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2_w=pkt(r=0)\n\
+             1: (61) r0 = *(u32 *)(r2 +0)\n\
+             invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0)\n\
+             processed 2 insns (limit 1000000)\n\
+             -- END PROG LOAD LOG --\n\
+             libbpf: failed to load object 'x'\n",
+        );
+        let verifier = verifier_log(&log).expect("log found");
+        assert_eq!(verifier.len(), 5);
+        assert_eq!(
+            failing_instruction(&verifier),
+            Some("1: (61) r0 = *(u32 *)(r2 +0)")
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! `xdp-loader`: parse the command line, run it, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use xdp_tutorial::cli::Cli;
+use xdp_tutorial::error::{Exit, Failure};
+use xdp_tutorial::{libbpf_log, run};
+
+fn main() -> ExitCode {
+    // clap exits with 2 on usage errors, like the C tutorial's EXIT_FAIL_OPTION.
+    let cli = Cli::parse();
+    libbpf_log::init(cli.verbose);
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<Failure>() {
+            Some(failure) => {
+                failure.report();
+                ExitCode::from(failure.exit as u8)
+            }
+            None => {
+                eprintln!("Error: {err:#}");
+                ExitCode::from(Exit::Fail as u8)
+            }
+        },
+    }
+}

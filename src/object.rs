@@ -1,0 +1,455 @@
+//! Opening a BPF object (a file or a built-in), choosing the XDP program
+//! to use, and loading it into the kernel with errors a person can act on.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use libbpf_rs::{Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
+
+use crate::builtin::{self, Builtin};
+use crate::error::{errno_of, errno_text, Exit, Failure, ROOT_HINT};
+use crate::libbpf_log;
+
+/// Where the BPF object comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Builtin(&'static Builtin),
+}
+
+impl Source {
+    /// A path that exists (or looks like one) is a file; otherwise a built-in name.
+    pub fn resolve(arg: &str) -> Result<Source, Failure> {
+        let path = Path::new(arg);
+        if path.exists() || arg.contains('/') || arg.ends_with(".o") {
+            return Ok(Source::File(path.to_path_buf()));
+        }
+        builtin::find(arg).map(Source::Builtin).ok_or_else(|| {
+            Failure::new(
+                Exit::Bpf,
+                format!("'{arg}' is neither a file nor a built-in program"),
+            )
+            .hint(format!(
+                "give a BPF object file, or one of the built-ins: {} (see `xdp-loader list`)",
+                builtin::names().join(", ")
+            ))
+        })
+    }
+
+    /// The object's name as messages show it: file stem or built-in name.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(path) => path
+                .file_stem()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy()
+                .trim_end_matches(".bpf")
+                .to_string(),
+            Source::Builtin(b) => b.name.to_string(),
+        }
+    }
+
+    /// Opens (parses) the object without loading anything into the kernel.
+    pub fn open(&self) -> Result<OpenObject, Failure> {
+        libbpf_log::take();
+        let mut builder = ObjectBuilder::default();
+        let opened = match self {
+            Source::File(path) => {
+                if !path.is_file() {
+                    let why = if path.exists() {
+                        "not a regular file".to_string()
+                    } else {
+                        errno_text(libc::ENOENT)
+                    };
+                    return Err(Failure::new(
+                        Exit::Bpf,
+                        format!("cannot open '{}': {why}", path.display()),
+                    )
+                    .hint(format!(
+                        "give a BPF object file (clang -target bpf -O2 -g -c prog.c -o prog.o), \
+                         or a built-in: {}",
+                        builtin::names().join(", ")
+                    )));
+                }
+                builder.open_file(path)
+            }
+            Source::Builtin(b) => builder.name(b.name).and_then(|b2| b2.open_memory(b.object)),
+        };
+        opened.map_err(|err| self.open_failure(&err))
+    }
+
+    fn open_failure(&self, err: &libbpf_rs::Error) -> Failure {
+        let log = libbpf_log::take();
+        let name = self.name();
+        if log.iter().any(|l| l.contains("legacy map definitions")) {
+            return Failure::new(
+                Exit::Bpf,
+                format!(
+                    "'{name}' declares maps the legacy way (SEC(\"maps\") / struct bpf_map_def)"
+                ),
+            )
+            .hint(
+                "libbpf >= 1.0 rejects legacy maps; declare each map with BTF in SEC(\".maps\"): \
+                 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); \
+                 __type(value, __u64); __uint(max_entries, 5); } my_map SEC(\".maps\");",
+            );
+        }
+        let what = match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Builtin(b) => b.name.to_string(),
+        };
+        Failure::new(
+            Exit::Bpf,
+            format!(
+                "'{what}' is not a usable BPF object: {}",
+                errno_text(errno_of(err))
+            ),
+        )
+        .details(tail(&log, 5))
+        .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
+    }
+}
+
+/// What the user asked for with `-n` and `-s`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Selection<'a> {
+    pub prog_name: Option<&'a str>,
+    pub section: Option<&'a str>,
+}
+
+/// A program of an object, as libbpf sees it before loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramEntry {
+    pub name: String,
+    pub section: String,
+    pub prog_type: ProgramType,
+}
+
+impl ProgramEntry {
+    fn describe(&self) -> String {
+        format!(
+            "{} (section '{}', {})",
+            self.name,
+            self.section,
+            type_name(self.prog_type)
+        )
+    }
+}
+
+pub fn type_name(prog_type: ProgramType) -> String {
+    match prog_type {
+        ProgramType::Unspec => "unknown section type".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// The programs of an opened object, in ELF order.
+pub fn programs(open: &OpenObject) -> Vec<ProgramEntry> {
+    open.progs()
+        .map(|p| ProgramEntry {
+            name: lossy(p.name()),
+            section: lossy(p.section()),
+            prog_type: p.prog_type(),
+        })
+        .collect()
+}
+
+/// The names of an opened object's maps.
+pub fn map_names(open: &OpenObject) -> Vec<String> {
+    open.maps()
+        .map(|m| lossy(m.name()))
+        .filter(|name| {
+            !name.starts_with('.') && !name.contains(".rodata") && !name.contains(".bss")
+        })
+        .collect()
+}
+
+fn lossy(s: &OsStr) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+/// The outcome of choosing a program.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub name: String,
+    /// libbpf does not know the section name: load the program as XDP anyway.
+    pub force_xdp: bool,
+    /// Things the user should know about the choice.
+    pub notes: Vec<String>,
+}
+
+/// Picks the program to load: by name and/or section, else the first XDP one.
+pub fn choose(object: &str, progs: &[ProgramEntry], sel: Selection) -> Result<Choice, Failure> {
+    let picked_by_user = sel.prog_name.is_some() || sel.section.is_some();
+    let candidates: Vec<&ProgramEntry> = progs
+        .iter()
+        .filter(|p| sel.prog_name.is_none_or(|n| p.name == n))
+        .filter(|p| sel.section.is_none_or(|s| p.section == s))
+        .filter(|p| picked_by_user || p.prog_type == ProgramType::Xdp)
+        .collect();
+    let listing = || progs.iter().map(ProgramEntry::describe);
+
+    let Some(first) = candidates.first() else {
+        let wanted = match (sel.prog_name, sel.section) {
+            (Some(n), Some(s)) => format!("no program '{n}' in section '{s}'"),
+            (Some(n), None) => format!("no program named '{n}'"),
+            (None, Some(s)) => format!("no program in section '{s}'"),
+            (None, None) => "no XDP program".to_string(),
+        };
+        let hint = if picked_by_user {
+            "pick one of the programs listed above with -n NAME (or -s SECTION)"
+        } else {
+            "a program in a section libbpf does not know (e.g. SEC(\"xdp_foo\")) loads as XDP \
+             when you pick it with -n NAME or -s SECTION"
+        };
+        return Err(
+            Failure::new(Exit::Bpf, format!("{wanted} in object '{object}'; it has:"))
+                .details(listing())
+                .hint(hint),
+        );
+    };
+
+    let mut notes = Vec::new();
+    if candidates.len() > 1 {
+        let others: Vec<&str> = candidates[1..].iter().map(|p| p.name.as_str()).collect();
+        notes.push(format!(
+            "'{object}' has {} matching programs; using '{}' (others: {}; pick with -n NAME)",
+            candidates.len(),
+            first.name,
+            others.join(", ")
+        ));
+    }
+    let force_xdp = match first.prog_type {
+        ProgramType::Xdp => false,
+        ProgramType::Unspec => {
+            notes.push(format!(
+                "section '{}' is not a name libbpf >= 1.0 recognises (it wants SEC(\"xdp\")); \
+                 loading '{}' as XDP because you picked it",
+                first.section, first.name
+            ));
+            true
+        }
+        other => {
+            return Err(Failure::new(
+                Exit::Bpf,
+                format!(
+                    "program '{}' in '{object}' is a {} program, not XDP",
+                    first.name,
+                    type_name(other)
+                ),
+            )
+            .details(listing())
+            .hint("pick an XDP program (SEC(\"xdp\")) with -n NAME"));
+        }
+    };
+    Ok(Choice {
+        name: first.name.clone(),
+        force_xdp,
+        notes,
+    })
+}
+
+/// A loaded object and the program chosen from it.
+pub struct Loaded {
+    pub object: Object,
+    pub object_name: String,
+    pub program: String,
+    pub notes: Vec<String>,
+}
+
+impl Loaded {
+    pub fn program_fd(&self) -> BorrowedFd<'_> {
+        self.object
+            .progs()
+            .find(|p| p.name() == OsStr::new(&self.program))
+            .map(|p| p.as_fd().as_raw_fd())
+            // SAFETY: the fd belongs to `self.object`, which outlives the borrow.
+            .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
+            .expect("the chosen program was loaded")
+    }
+}
+
+/// Opens `source`, keeps only the chosen program, and loads it.
+/// `offload_ifindex` binds the program to a device for `-m hw`.
+pub fn load(
+    source: &Source,
+    sel: Selection,
+    offload_ifindex: Option<u32>,
+) -> Result<Loaded, Failure> {
+    let object_name = source.name();
+    let mut open = source.open()?;
+    let choice = choose(&object_name, &programs(&open), sel)?;
+
+    for mut prog in open.progs_mut() {
+        if prog.name() != OsStr::new(&choice.name) {
+            // Only the chosen program goes into the kernel.
+            prog.set_autoload(false);
+            continue;
+        }
+        if choice.force_xdp {
+            prog.set_prog_type(ProgramType::Xdp);
+            prog.set_attach_type(ProgramAttachType::Xdp);
+        }
+        if libbpf_log::verbose() {
+            prog.set_log_level(1);
+        }
+        if let Some(ifindex) = offload_ifindex {
+            prog.set_ifindex(ifindex);
+        }
+    }
+
+    libbpf_log::take();
+    let object = open
+        .load()
+        .map_err(|err| load_failure(&object_name, &choice.name, &err))?;
+    Ok(Loaded {
+        object,
+        object_name,
+        program: choice.name,
+        notes: choice.notes,
+    })
+}
+
+fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
+    let log = libbpf_log::take();
+    let errno = errno_of(err);
+    if let Some(verifier) = libbpf_log::verifier_log(&log) {
+        let mut failure = Failure::new(
+            Exit::Bpf,
+            format!("the kernel verifier rejected program '{program}' of '{object}'"),
+        );
+        if let Some(insn) = libbpf_log::failing_instruction(&verifier) {
+            failure = failure.details([format!("failed at instruction {insn}")]);
+        }
+        if libbpf_log::verbose() {
+            return failure.hint("the full verifier log is above; its last lines say why");
+        }
+        let shown = 8;
+        return failure
+            .details(std::iter::once(format!(
+                "verifier log (last {shown} lines):"
+            )))
+            .details(tail(&verifier, shown).into_iter().map(|l| format!("  {l}")))
+            .hint("the last lines say why; -v prints the whole log");
+    }
+    let failure = Failure::new(
+        Exit::Bpf,
+        format!(
+            "cannot load program '{program}' of '{object}': {}",
+            errno_text(errno)
+        ),
+    )
+    .details(tail(&log, 5));
+    match errno {
+        libc::EPERM | libc::EACCES => failure.hint(ROOT_HINT),
+        _ => failure,
+    }
+}
+
+/// The last `n` lines of a log.
+pub fn tail(lines: &[String], n: usize) -> Vec<String> {
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prog(name: &str, section: &str, prog_type: ProgramType) -> ProgramEntry {
+        ProgramEntry {
+            name: name.into(),
+            section: section.into(),
+            prog_type,
+        }
+    }
+
+    fn sample() -> Vec<ProgramEntry> {
+        vec![
+            prog("tc_func", "tc", ProgramType::SchedCls),
+            prog("xdp_pass_func", "xdp", ProgramType::Xdp),
+            prog("xdp_drop_func", "xdp", ProgramType::Xdp),
+            prog("xdp_patch_ports", "xdp_patch_ports", ProgramType::Unspec),
+        ]
+    }
+
+    #[test]
+    fn default_is_first_xdp_program_with_a_note() {
+        let choice = choose("obj", &sample(), Selection::default()).unwrap();
+        assert_eq!(choice.name, "xdp_pass_func");
+        assert!(!choice.force_xdp);
+        assert!(choice.notes[0].contains("xdp_drop_func"));
+    }
+
+    #[test]
+    fn by_name_and_by_section() {
+        let by_name = Selection {
+            prog_name: Some("xdp_drop_func"),
+            section: None,
+        };
+        assert_eq!(
+            choose("o", &sample(), by_name).unwrap().name,
+            "xdp_drop_func"
+        );
+        let by_section = Selection {
+            prog_name: None,
+            section: Some("xdp"),
+        };
+        let choice = choose("o", &sample(), by_section).unwrap();
+        assert_eq!(choice.name, "xdp_pass_func");
+        assert_eq!(choice.notes.len(), 1);
+    }
+
+    #[test]
+    fn unknown_name_lists_every_program() {
+        let sel = Selection {
+            prog_name: Some("nope"),
+            section: None,
+        };
+        let err = choose("o", &sample(), sel).unwrap_err();
+        assert_eq!(err.exit, Exit::Bpf);
+        assert!(err.message.contains("no program named 'nope'"));
+        assert_eq!(err.details.len(), 4);
+        assert!(err.details[1].contains("xdp_pass_func"));
+    }
+
+    #[test]
+    fn legacy_section_loads_as_xdp_when_picked() {
+        let sel = Selection {
+            prog_name: None,
+            section: Some("xdp_patch_ports"),
+        };
+        let choice = choose("o", &sample(), sel).unwrap();
+        assert!(choice.force_xdp);
+        assert!(choice.notes[0].contains("as XDP"));
+    }
+
+    #[test]
+    fn non_xdp_program_is_refused() {
+        let sel = Selection {
+            prog_name: Some("tc_func"),
+            section: None,
+        };
+        let err = choose("o", &sample(), sel).unwrap_err();
+        assert!(err.message.contains("not XDP"), "{}", err.message);
+    }
+
+    #[test]
+    fn no_xdp_program_at_all() {
+        let progs = vec![prog("f", "xdp_foo", ProgramType::Unspec)];
+        let err = choose("o", &progs, Selection::default()).unwrap_err();
+        assert!(err.message.contains("no XDP program"));
+        assert!(err.hint.unwrap().contains("-n NAME"));
+    }
+
+    #[test]
+    fn source_resolution() {
+        assert!(matches!(
+            Source::resolve("xdp_pass"),
+            Ok(Source::Builtin(_))
+        ));
+        assert!(matches!(Source::resolve("./x.o"), Ok(Source::File(_))));
+        let err = Source::resolve("no_such_thing").unwrap_err();
+        assert!(err.hint.unwrap().contains("xdp_prog"));
+    }
+}

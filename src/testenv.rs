@@ -1,0 +1,3 @@
+pub fn run(_cmd: &crate::cli::TestenvCommand) -> anyhow::Result<()> {
+    anyhow::bail!("testenv: not yet")
+}
