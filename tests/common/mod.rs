@@ -1,0 +1,310 @@
+//! Shared helpers for the integration tests: run the real binary, and own a
+//! private network namespace joined to this one by a veth pair.
+//!
+//! Every `TestNet` has unique names and addresses (derived from the pid and
+//! a counter), so tests run in parallel, and its `Drop` removes everything
+//! even when the test panics.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+/// Privileged tests run as root. Outside CI they are skipped (and say so);
+/// under `CI=true` not being root is a failure, not a skip.
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("privileged test cannot run: not root (CI=true requires it)");
+    }
+    eprintln!("skipped: needs root");
+    false
+}
+
+/// The result of running `xdp-loader`.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit {code}: {self:#?}");
+        assert!(self.stderr.contains("Error: "), "no Error line: {self:#?}");
+        self
+    }
+
+    /// The `Hint:` line, which every user error here must have.
+    #[track_caller]
+    pub fn hint(&self) -> &str {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("Hint: "))
+            .unwrap_or_else(|| panic!("no Hint line: {self:#?}"))
+    }
+}
+
+pub fn loader_path() -> &'static str {
+    env!("CARGO_BIN_EXE_xdp-loader")
+}
+
+/// Runs `xdp-loader ARGS` in this namespace.
+pub fn loader(args: &[&str]) -> Run {
+    Run::from(
+        Command::new(loader_path())
+            .args(args)
+            .output()
+            .expect("run xdp-loader"),
+    )
+}
+
+/// Runs a command, panicking with its stderr if it fails.
+#[track_caller]
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn json(program: &str, args: &[&str]) -> Value {
+    serde_json::from_str(&sh(program, args)).expect("valid JSON")
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A namespace `ns` with `veth0` inside, joined to `host_if` out here.
+pub struct TestNet {
+    pub name: String,
+    pub host_ip: String,
+    pub peer_ip: String,
+}
+
+impl TestNet {
+    pub fn new() -> TestNet {
+        let pid = std::process::id();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("xt{:x}n{n:x}", pid & 0xffff);
+        // A /64 no other test (or process) uses: fd00:<pid>:<n>::/64.
+        let prefix = format!("fd00:{:x}:{:x}:{n:x}", pid >> 16, pid & 0xffff);
+        let net = TestNet {
+            host_ip: format!("{prefix}::1"),
+            peer_ip: format!("{prefix}::2"),
+            name,
+        };
+        net.create();
+        net
+    }
+
+    pub fn host_if(&self) -> &str {
+        &self.name
+    }
+
+    fn inside(&self, args: &[&str]) -> String {
+        let mut full = vec!["netns", "exec", &self.name];
+        full.extend_from_slice(args);
+        sh("ip", &full)
+    }
+
+    fn create(&self) {
+        let ns = self.name.as_str();
+        sh("ip", &["netns", "add", ns]);
+        sh(
+            "ip",
+            &[
+                "link", "add", "dev", ns, "type", "veth", "peer", "name", "veth0", "netns", ns,
+            ],
+        );
+        // Quiet links: no DAD, router solicitations or autoconf traffic, so
+        // only the packets a test sends cross the veth.
+        for (key, value) in [
+            ("accept_dad", "0"),
+            ("accept_ra", "0"),
+            ("router_solicitations", "0"),
+        ] {
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{ns}/{key}"), value);
+            self.inside(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.veth0.{key}={value}"),
+            ]);
+        }
+        sh(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/64", self.host_ip),
+                "dev",
+                ns,
+                "nodad",
+            ],
+        );
+        self.inside(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/64", self.peer_ip),
+            "dev",
+            "veth0",
+            "nodad",
+        ]);
+        sh("ip", &["link", "set", ns, "up"]);
+        self.inside(&["ip", "link", "set", "veth0", "up"]);
+        self.inside(&["ip", "link", "set", "lo", "up"]);
+        let host_mac = mac(&json("ip", &["-j", "link", "show", ns]));
+        let peer_mac = mac(&serde_json::from_str(
+            &self.inside(&["ip", "-j", "link", "show", "veth0"]),
+        )
+        .unwrap());
+        sh(
+            "ip",
+            &[
+                "neigh",
+                "replace",
+                &self.peer_ip,
+                "lladdr",
+                &peer_mac,
+                "nud",
+                "permanent",
+                "dev",
+                ns,
+            ],
+        );
+        self.inside(&[
+            "ip",
+            "neigh",
+            "replace",
+            &self.host_ip,
+            "lladdr",
+            &host_mac,
+            "nud",
+            "permanent",
+            "dev",
+            "veth0",
+        ]);
+    }
+
+    /// Pings the host end from inside the namespace: does traffic get through?
+    pub fn ping(&self, count: u32) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "ping",
+                "-6",
+                "-q",
+                "-c",
+                &count.to_string(),
+            ])
+            .args(["-i", "0.2", "-W", "1", &self.host_ip])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// The `xdp` object of `ip -j link show` for the host end (None: no XDP).
+    pub fn ip_link_xdp(&self) -> Option<Value> {
+        json("ip", &["-j", "link", "show", "dev", &self.name])[0]
+            .get("xdp")
+            .cloned()
+    }
+
+    /// Runs xdp-loader inside the namespace.
+    pub fn loader_inside(&self, args: &[&str]) -> Run {
+        Run::from(
+            Command::new("ip")
+                .args(["netns", "exec", &self.name, loader_path()])
+                .args(args)
+                .output()
+                .expect("run ip netns exec"),
+        )
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        // Deleting one end of a veth pair deletes both.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = std::fs::remove_dir_all(format!("/sys/fs/bpf/xdp-loader/{}", self.name));
+    }
+}
+
+fn mac(link: &Value) -> String {
+    link[0]["address"]
+        .as_str()
+        .expect("link has a MAC")
+        .to_string()
+}
+
+/// `ip link` reports the XDP attach mode as a number (XDP_ATTACHED_*).
+pub fn ip_mode_number(mode: &str) -> u64 {
+    match mode {
+        "native" => 1,
+        "skb" => 2,
+        "hw" => 3,
+        other => panic!("no such mode {other}"),
+    }
+}
+
+/// Compiles a C XDP program with clang into a temp dir; returns the object path.
+pub fn compile_bpf(name: &str, source: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xdp-loader-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let obj = dir.join(format!("{name}.o"));
+    std::fs::write(&c, source).unwrap();
+    sh(
+        "clang",
+        &[
+            "-target",
+            "bpf",
+            "-O2",
+            "-g",
+            "-c",
+            path(&c),
+            "-o",
+            path(&obj),
+        ],
+    );
+    obj
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

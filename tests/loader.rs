@@ -1,0 +1,489 @@
+//! `xdp-loader load/unload/status` on the real kernel, checked against
+//! independent oracles: `ip -j link show`, `bpftool -j`, and pings from
+//! the peer namespace.
+
+mod common;
+
+use common::*;
+
+/// An XDP program without any header, so the test needs only clang.
+const EXTERNAL_DROP: &str = r#"
+__attribute__((section("xdp"), used)) int ext_drop(void *ctx) { return 1; /* XDP_DROP */ }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#;
+
+/// Reads packet data without a bounds check: the verifier must refuse it.
+const UNCHECKED_READ: &str = r#"
+struct xdp_md { unsigned int data, data_end; };
+__attribute__((section("xdp"), used)) int unchecked(struct xdp_md *ctx)
+{ return *(int *)(long)ctx->data; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#;
+
+/// A pre-libbpf-1.0 custom section name.
+const LEGACY_SECTION: &str = r#"
+__attribute__((section("xdp_patch_ports"), used)) int patch_ports(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#;
+
+#[track_caller]
+fn assert_attached(net: &TestNet, mode: &str, name: &str) -> u64 {
+    let xdp = net.ip_link_xdp().expect("ip link shows an XDP program");
+    assert_eq!(xdp["mode"], ip_mode_number(mode), "{xdp}");
+    assert_eq!(xdp["prog"]["name"], name, "{xdp}");
+    xdp["prog"]["id"].as_u64().unwrap()
+}
+
+#[test]
+fn every_builtin_program_loads_and_unloads_in_native_and_skb_mode() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let programs = [
+        ("xdp_pass", "xdp_prog_simple"),
+        ("xdp_prog", "xdp_pass_func"),
+        ("xdp_prog", "xdp_drop_func"),
+        ("xdp_prog", "xdp_abort_func"),
+    ];
+    for mode in ["native", "skb"] {
+        for (object, program) in programs {
+            let run = loader(&["load", "-m", mode, "-n", program, net.host_if(), object]).ok();
+            let id = assert_attached(&net, mode, program);
+            assert!(run.stdout.contains(&format!(
+                "Success: Loaded BPF-object({object}) and used program({program})"
+            )));
+            assert!(run.stdout.contains(&format!(
+                " - XDP prog id:{id} attached on device:{}(",
+                net.host_if()
+            )));
+            assert!(run.stdout.contains(&format!("in {mode} mode")));
+            let run = loader(&["unload", net.host_if()]).ok();
+            assert!(run.stdout.contains(program));
+            assert_eq!(net.ip_link_xdp(), None, "unload left a program");
+        }
+    }
+}
+
+#[test]
+fn drop_drops_pings_and_pass_passes_them() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    assert!(net.ping(1), "no connectivity before any program");
+    loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
+    assert!(net.ping(2), "xdp_pass_func must pass pings");
+    loader(&[
+        "load",
+        "-F",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
+    assert!(!net.ping(2), "xdp_drop_func must drop pings");
+    loader(&[
+        "load",
+        "-F",
+        "--skb-mode",
+        "--dev",
+        net.host_if(),
+        "--filename",
+        "xdp_prog",
+        "--progname",
+        "xdp_abort_func",
+    ])
+    .ok();
+    assert_attached(&net, "skb", "xdp_abort_func");
+    assert!(!net.ping(2), "xdp_abort_func must drop pings");
+    loader(&["unload", net.host_if()]).ok();
+    assert!(net.ping(1), "pings must pass again after unload");
+}
+
+#[test]
+fn default_program_is_the_first_and_the_choice_is_explained() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let run = loader(&["load", net.host_if(), "xdp_prog"]).ok();
+    assert!(run.stderr.contains("using 'xdp_pass_func'"), "{run:#?}");
+    assert!(
+        run.stderr.contains("xdp_drop_func, xdp_abort_func"),
+        "{run:#?}"
+    );
+    assert_attached(&net, "native", "xdp_pass_func");
+}
+
+#[test]
+fn external_object_compiled_by_clang_is_loaded() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let obj = compile_bpf("ext_drop", EXTERNAL_DROP);
+    let run = loader(&["load", "-m", "skb", net.host_if(), path(&obj)]).ok();
+    assert!(
+        run.stdout
+            .contains("BPF-object(ext_drop) and used program(ext_drop)"),
+        "{run:#?}"
+    );
+    let id = assert_attached(&net, "skb", "ext_drop");
+    // bpftool agrees on what the kernel loaded.
+    let prog = json("bpftool", &["-j", "prog", "show", "id", &id.to_string()]);
+    assert_eq!(prog["name"], "ext_drop");
+    assert_eq!(prog["type"], "xdp");
+    assert!(!net.ping(1), "the external drop program must drop");
+}
+
+#[test]
+fn without_force_an_attached_program_is_kept_and_named() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
+    let first = assert_attached(&net, "native", "xdp_pass_func");
+    let run = loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_drop_func"]).fails_with(30);
+    assert!(
+        run.stderr
+            .contains(&format!("xdp_pass_func (id {first}, native mode)")),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("--force"));
+    assert_eq!(
+        assert_attached(&net, "native", "xdp_pass_func"),
+        first,
+        "refused load changed the interface"
+    );
+}
+
+#[test]
+fn force_replaces_in_the_same_mode() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
+    let old = assert_attached(&net, "native", "xdp_pass_func");
+    let run = loader(&[
+        "load",
+        "--force",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
+    let new = assert_attached(&net, "native", "xdp_drop_func");
+    assert_ne!(old, new);
+    assert!(
+        run.stdout
+            .contains(&format!("replaced xdp_pass_func (id {old}, native mode)")),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn force_falls_back_across_modes() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    loader(&["load", "-m", "skb", net.host_if(), "xdp_pass"]).ok();
+    let old = assert_attached(&net, "skb", "xdp_prog_simple");
+
+    // Without --force the other mode's program blocks the attach.
+    let run = loader(&[
+        "load",
+        "-m",
+        "native",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .fails_with(30);
+    assert!(
+        run.stderr
+            .contains("native and skb programs cannot be attached at the same time"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("--force"));
+    assert_attached(&net, "skb", "xdp_prog_simple");
+
+    let run = loader(&[
+        "load",
+        "-m",
+        "native",
+        "-F",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
+    assert!(
+        run.stdout
+            .contains(&format!("replaced xdp_prog_simple (id {old}, skb mode)")),
+        "{run:#?}"
+    );
+    assert_attached(&net, "native", "xdp_drop_func");
+}
+
+#[test]
+fn hw_mode_on_veth_is_refused_with_a_hint() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let run = loader(&["load", "-m", "hw", net.host_if(), "xdp_pass"]).fails_with(30);
+    assert!(run.stderr.contains("cannot offload"), "{run:#?}");
+    assert!(run.hint().contains("-m native") && run.hint().contains("-m skb"));
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+#[test]
+fn native_mode_unsupported_gives_the_skb_hint() {
+    if !privileged() {
+        return;
+    }
+    // Each namespace has its own loopback, which has no native XDP.
+    let net = TestNet::new();
+    let run = net
+        .loader_inside(&["load", "lo", "xdp_pass"])
+        .fails_with(30);
+    assert!(
+        run.stderr.contains("does not support XDP in native mode"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("-m skb"));
+    net.loader_inside(&["load", "-m", "skb", "lo", "xdp_pass"])
+        .ok();
+}
+
+#[test]
+fn unknown_interface_lists_the_real_ones() {
+    if !privileged() {
+        return;
+    }
+    let run = loader(&["load", "nosuchif0", "xdp_pass"]).fails_with(2);
+    assert!(run.stderr.contains("unknown interface 'nosuchif0'"));
+    assert!(run.hint().contains("lo"));
+    loader(&["unload", "nosuchif0"]).fails_with(2);
+}
+
+#[test]
+fn unknown_program_name_lists_the_available_ones() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let run = loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_nope"]).fails_with(40);
+    for name in ["xdp_pass_func", "xdp_drop_func", "xdp_abort_func"] {
+        assert!(run.stderr.contains(name), "{name} not listed: {run:#?}");
+    }
+    assert!(run.hint().contains("-n NAME"));
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+#[test]
+fn verifier_rejection_shows_the_log_and_attaches_nothing() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let obj = compile_bpf("unchecked", UNCHECKED_READ);
+    let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
+    assert!(
+        run.stderr.contains("verifier rejected program 'unchecked'"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("invalid access to packet"), "{run:#?}");
+    assert!(run.stderr.contains("failed at instruction"), "{run:#?}");
+    assert!(run.hint().contains("-v"));
+    assert_eq!(net.ip_link_xdp(), None);
+
+    // -v prints the whole log (it starts at instruction 0).
+    let verbose = loader(&["load", "-v", net.host_if(), path(&obj)]).fails_with(40);
+    assert!(
+        verbose.stderr.contains("BEGIN PROG LOAD LOG"),
+        "{verbose:#?}"
+    );
+    assert!(verbose.stderr.lines().count() > run.stderr.lines().count());
+}
+
+#[test]
+fn legacy_section_name_loads_as_xdp_when_picked() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let obj = compile_bpf("legacy_sec", LEGACY_SECTION);
+    let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
+    assert!(run.hint().contains("-s SECTION"), "{run:#?}");
+    let run = loader(&["load", "-s", "xdp_patch_ports", net.host_if(), path(&obj)]).ok();
+    assert!(
+        run.stderr.contains("loading 'patch_ports' as XDP"),
+        "{run:#?}"
+    );
+    assert_attached(&net, "native", "patch_ports");
+}
+
+#[test]
+fn missing_and_invalid_object_files() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let run = loader(&["load", net.host_if(), "/nonexistent/prog.o"]).fails_with(40);
+    assert!(run.stderr.contains("No such file"), "{run:#?}");
+    let junk = std::env::temp_dir().join(format!("junk-{}.o", std::process::id()));
+    std::fs::write(&junk, "not an ELF file").unwrap();
+    let run = loader(&["load", net.host_if(), path(&junk)]).fails_with(40);
+    assert!(run.stderr.contains("BPF object format invalid"), "{run:#?}");
+    loader(&["load", net.host_if(), "no_such_builtin"]).fails_with(40);
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+#[test]
+fn link_attachment_outlives_the_process_and_unload_removes_it() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    let pin = format!("/sys/fs/bpf/xdp-loader/{}/link", net.host_if());
+    let run = loader(&[
+        "load",
+        "--attach",
+        "link",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
+    assert!(run.stdout.contains(&pin), "{run:#?}");
+
+    // The loader has exited; the kernel still runs the program through the link.
+    let id = assert_attached(&net, "native", "xdp_drop_func");
+    // bpftool (an independent reader of the kernel's link table) sees a
+    // live XDP link holding exactly that program.
+    let links = json("bpftool", &["-j", "link", "show"]);
+    assert!(
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["type"] == "xdp" && l["prog_id"] == id),
+        "bpftool shows no XDP link for prog {id}: {links}"
+    );
+    assert!(std::path::Path::new(&pin).exists());
+    assert!(!net.ping(1), "the linked drop program must drop");
+
+    let status = json(loader_path(), &["status", "--json", net.host_if()]);
+    assert_eq!(status[0]["programs"][0]["attach"], "link");
+    assert_eq!(status[0]["programs"][0]["link_pin"], pin.as_str());
+
+    // A netlink attach cannot replace the link without --force.
+    loader(&["load", net.host_if(), "xdp_pass"]).fails_with(30);
+
+    loader(&["unload", net.host_if()]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+    assert!(
+        !std::path::Path::new(&pin).exists(),
+        "unload left the link pin"
+    );
+    let links = json("bpftool", &["-j", "link", "show"]);
+    assert!(!links.as_array().unwrap().iter().any(|l| l["prog_id"] == id));
+    assert!(net.ping(1));
+}
+
+#[test]
+fn status_json_agrees_with_ip_link() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    loader(&[
+        "load",
+        "-m",
+        "skb",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
+    let xdp = net.ip_link_xdp().unwrap();
+    let link = &json("ip", &["-j", "link", "show", "dev", net.host_if()])[0];
+
+    let all = json(loader_path(), &["status", "--json"]);
+    let mine = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ifname"] == net.host_if())
+        .expect("status lists every interface");
+    assert_eq!(mine["ifindex"], link["ifindex"]);
+    let prog = &mine["programs"][0];
+    assert_eq!(prog["id"], xdp["prog"]["id"]);
+    assert_eq!(prog["name"], xdp["prog"]["name"]);
+    assert_eq!(prog["tag"], xdp["prog"]["tag"]);
+    assert_eq!(prog["mode"], "skb");
+    assert_eq!(prog["attach"], "netlink");
+
+    let table = loader(&["status", net.host_if()]).ok().stdout;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(net.host_if()))
+        .unwrap();
+    assert!(
+        row.contains("xdp_drop_func") && row.contains("skb"),
+        "{table}"
+    );
+    assert!(loader(&["status", "lo"])
+        .ok()
+        .stdout
+        .contains("<no XDP program>"));
+}
+
+#[test]
+fn unload_by_id_refuses_a_different_program() {
+    if !privileged() {
+        return;
+    }
+    let net = TestNet::new();
+    loader(&["load", net.host_if(), "xdp_pass"]).ok();
+    let id = assert_attached(&net, "native", "xdp_prog_simple");
+    let wrong = (id + 100_000).to_string();
+    let run = loader(&["unload", net.host_if(), "--id", &wrong]).fails_with(1);
+    assert!(run.stderr.contains("xdp_prog_simple"), "{run:#?}");
+    assert_attached(&net, "native", "xdp_prog_simple");
+    loader(&["unload", net.host_if(), "--id", &id.to_string()]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+    let run = loader(&["unload", net.host_if()]).fails_with(1);
+    assert!(run.stderr.contains("no XDP program is attached"));
+}
+
+#[test]
+fn list_shows_every_builtin_without_root() {
+    let run = loader(&["list"]).ok();
+    for expected in [
+        "xdp_pass (basic01)",
+        "xdp_prog (basic02)",
+        "xdp_prog_simple",
+        "xdp_abort_func",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}: {run:#?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(loader(&["load"]).code, 2);
+    assert_eq!(loader(&["load", "-m", "turbo", "eth0", "xdp_pass"]).code, 2);
+    assert_eq!(loader(&["frobnicate"]).code, 2);
+}
