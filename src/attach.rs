@@ -318,59 +318,55 @@ fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
     let hw_refused = req.mode == Mode::Hw && matches!(errno, libc::EINVAL | libc::EOPNOTSUPP);
     let mtu_refused = kernel_message.as_deref().is_some_and(|m| m.contains("MTU"));
 
-    let failure = if matches!(errno, libc::EBUSY | libc::EEXIST) && holder.is_some() {
-        let holder = holder.expect("checked above");
-        let mut f = Failure::new(
-            Exit::Xdp,
-            format!(
-                "{ifname} already has an XDP program attached: {}",
-                describe(holder)
-            ),
-        );
-        if holder.mode != req.mode && req.mode != Mode::Unspecified {
-            f = f.details([format!(
+    let failure = match holder {
+        Some(holder) if matches!(errno, libc::EBUSY | libc::EEXIST) => {
+            let mut f = Failure::new(
+                Exit::Xdp,
+                format!(
+                    "{ifname} already has an XDP program attached: {}",
+                    describe(holder)
+                ),
+            );
+            if holder.mode != req.mode && req.mode != Mode::Unspecified {
+                f = f.details([format!(
                 "native and skb programs cannot be attached at the same time (you asked for {mode})"
             )]);
+            }
+            f.hint(format!(
+                "use --force to replace it, or remove it first: xdp-loader unload {ifname}"
+            ))
         }
-        f.hint(format!(
-            "use --force to replace it, or remove it first: xdp-loader unload {ifname}"
-        ))
-    } else if hw_refused {
-        Failure::new(
+        _ if hw_refused => Failure::new(
             Exit::Xdp,
             format!("{ifname} cannot offload XDP programs to hardware (-m hw)"),
         )
-        .hint("only offload-capable NICs support hw mode: use -m native, or -m skb")
-    } else if errno == libc::EOPNOTSUPP {
-        Failure::new(
+        .hint("only offload-capable NICs support hw mode: use -m native, or -m skb"),
+        _ if errno == libc::EOPNOTSUPP => Failure::new(
             Exit::Xdp,
             format!("{ifname} does not support XDP in {mode} mode"),
         )
-        .hint("use -m skb (generic XDP works on every device) or -m unspecified")
-    } else if mtu_refused {
-        Failure::new(
+        .hint("use -m skb (generic XDP works on every device) or -m unspecified"),
+        _ if mtu_refused => Failure::new(
             Exit::Xdp,
             format!("the MTU of {ifname} is too large for {mode} XDP"),
         )
         .hint(format!(
             "a frame must fit in one page: lower the MTU (ip link set dev {ifname} mtu 1500, \
                  and its veth peer too), or use -m skb"
-        ))
-    } else if matches!(errno, libc::EPERM | libc::EACCES) {
-        Failure::new(
+        )),
+        _ if matches!(errno, libc::EPERM | libc::EACCES) => Failure::new(
             Exit::Xdp,
             format!("not allowed to attach XDP programs to {ifname}"),
         )
-        .hint(ROOT_HINT)
-    } else {
-        Failure::new(
+        .hint(ROOT_HINT),
+        _ => Failure::new(
             Exit::Xdp,
             format!(
                 "cannot attach to {ifname} in {mode} mode: {} ({}, from {call})",
                 errno_text(errno),
                 errno_name(errno)
             ),
-        )
+        ),
     };
     failure.details(kernel_says)
 }
