@@ -36,10 +36,9 @@ fn assert_attached(net: &TestNet, mode: &str, name: &str) -> u64 {
 
 #[test]
 fn every_builtin_program_loads_and_unloads_in_native_and_skb_mode() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let programs = [
         ("xdp_pass", "xdp_prog_simple"),
         ("xdp_prog", "xdp_pass_func"),
@@ -67,10 +66,9 @@ fn every_builtin_program_loads_and_unloads_in_native_and_skb_mode() {
 
 #[test]
 fn drop_drops_pings_and_pass_passes_them() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     assert!(net.ping(1), "no connectivity before any program");
     loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
     assert!(net.ping(2), "xdp_pass_func must pass pings");
@@ -104,10 +102,9 @@ fn drop_drops_pings_and_pass_passes_them() {
 
 #[test]
 fn default_program_is_the_first_and_the_choice_is_explained() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let run = loader(&["load", net.host_if(), "xdp_prog"]).ok();
     assert!(run.stderr.contains("using 'xdp_pass_func'"), "{run:#?}");
     assert!(
@@ -119,10 +116,9 @@ fn default_program_is_the_first_and_the_choice_is_explained() {
 
 #[test]
 fn external_object_compiled_by_clang_is_loaded() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let obj = compile_bpf("ext_drop", EXTERNAL_DROP);
     let run = loader(&["load", "-m", "skb", net.host_if(), path(&obj)]).ok();
     assert!(
@@ -140,10 +136,9 @@ fn external_object_compiled_by_clang_is_loaded() {
 
 #[test]
 fn without_force_an_attached_program_is_kept_and_named() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
     let first = assert_attached(&net, "native", "xdp_pass_func");
     let run = loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_drop_func"]).fails_with(30);
@@ -162,10 +157,9 @@ fn without_force_an_attached_program_is_kept_and_named() {
 
 #[test]
 fn force_replaces_in_the_same_mode() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_pass_func"]).ok();
     let old = assert_attached(&net, "native", "xdp_pass_func");
     let run = loader(&[
@@ -188,10 +182,9 @@ fn force_replaces_in_the_same_mode() {
 
 #[test]
 fn force_falls_back_across_modes() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     loader(&["load", "-m", "skb", net.host_if(), "xdp_pass"]).ok();
     let old = assert_attached(&net, "skb", "xdp_prog_simple");
 
@@ -235,10 +228,9 @@ fn force_falls_back_across_modes() {
 
 #[test]
 fn hw_mode_on_veth_is_refused_with_a_hint() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let run = loader(&["load", "-m", "hw", net.host_if(), "xdp_pass"]).fails_with(30);
     assert!(run.stderr.contains("cannot offload"), "{run:#?}");
     assert!(run.hint().contains("-m native") && run.hint().contains("-m skb"));
@@ -247,11 +239,10 @@ fn hw_mode_on_veth_is_refused_with_a_hint() {
 
 #[test]
 fn native_mode_unsupported_gives_the_skb_hint() {
-    if !privileged() {
-        return;
-    }
     // Each namespace has its own loopback, which has no native XDP.
-    let net = TestNet::new();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
     let run = net
         .loader_inside(&["load", "lo", "xdp_pass"])
         .fails_with(30);
@@ -277,10 +268,9 @@ fn unknown_interface_lists_the_real_ones() {
 
 #[test]
 fn unknown_program_name_lists_the_available_ones() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let run = loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_nope"]).fails_with(40);
     for name in ["xdp_pass_func", "xdp_drop_func", "xdp_abort_func"] {
         assert!(run.stderr.contains(name), "{name} not listed: {run:#?}");
@@ -291,10 +281,9 @@ fn unknown_program_name_lists_the_available_ones() {
 
 #[test]
 fn verifier_rejection_shows_the_log_and_attaches_nothing() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let obj = compile_bpf("unchecked", UNCHECKED_READ);
     let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
     assert!(
@@ -317,10 +306,9 @@ fn verifier_rejection_shows_the_log_and_attaches_nothing() {
 
 #[test]
 fn legacy_section_name_loads_as_xdp_when_picked() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let obj = compile_bpf("legacy_sec", LEGACY_SECTION);
     let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
     assert!(run.hint().contains("-s SECTION"), "{run:#?}");
@@ -334,10 +322,9 @@ fn legacy_section_name_loads_as_xdp_when_picked() {
 
 #[test]
 fn missing_and_invalid_object_files() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let run = loader(&["load", net.host_if(), "/nonexistent/prog.o"]).fails_with(40);
     assert!(run.stderr.contains("No such file"), "{run:#?}");
     let junk = std::env::temp_dir().join(format!("junk-{}.o", std::process::id()));
@@ -350,10 +337,9 @@ fn missing_and_invalid_object_files() {
 
 #[test]
 fn link_attachment_outlives_the_process_and_unload_removes_it() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     let pin = format!("/sys/fs/bpf/xdp-loader/{}/link", net.host_if());
     let run = loader(&[
         "load",
@@ -403,10 +389,9 @@ fn link_attachment_outlives_the_process_and_unload_removes_it() {
 
 #[test]
 fn status_json_agrees_with_ip_link() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     loader(&[
         "load",
         "-m",
@@ -452,10 +437,9 @@ fn status_json_agrees_with_ip_link() {
 
 #[test]
 fn unload_by_id_refuses_a_different_program() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let net = TestNet::new();
+    };
     loader(&["load", net.host_if(), "xdp_pass"]).ok();
     let id = assert_attached(&net, "native", "xdp_prog_simple");
     let wrong = (id + 100_000).to_string();

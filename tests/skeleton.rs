@@ -27,7 +27,9 @@ fn verdict(prog: &ProgramMut) -> u32 {
         data_in: Some(&data),
         ..Default::default()
     };
-    prog.test_run(input).expect("BPF_PROG_TEST_RUN").return_value
+    prog.test_run(input)
+        .expect("BPF_PROG_TEST_RUN")
+        .return_value
 }
 
 #[test]

@@ -110,6 +110,11 @@ pub struct TestNet {
 }
 
 impl TestNet {
+    /// A new test network, or None when the test must be skipped (see `privileged`).
+    pub fn for_privileged_test() -> Option<TestNet> {
+        privileged().then(TestNet::new)
+    }
+
     pub fn new() -> TestNet {
         let pid = std::process::id();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
