@@ -534,14 +534,7 @@ fn netns_command(env: &Env, argv: &[&str]) -> Command {
 // Checks shared by the commands.
 
 fn require_root(what: &str) -> Result<(), Failure> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(
-            Failure::new(Exit::Fail, format!("testenv {what} needs root"))
-                .hint("run as root (sudo)"),
-        );
-    }
-    Ok(())
+    crate::commands::require_root(&format!("xdp-loader testenv {what}"))
 }
 
 fn link_exists(ifname: &str) -> bool {
