@@ -19,6 +19,8 @@ DEB_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config make iproute2 bpftoo
 DEMO_ENV ?= xdpdemo
 BASIC01_ENV ?= basic01
 BASIC02_ENV ?= basic02
+BASIC03_ENV ?= basic03
+BASIC04_ENV ?= basic04
 
 # --- Finding cargo ----------------------------------------------------------
 # `sudo` resets PATH and HOME, which hides a rustup installed for the user who
@@ -66,7 +68,7 @@ WALK := export PATH="$(abspath $(dir $(LOADER))):$$PATH"; \
 # Runs on exit (success, failure or Ctrl-C): removes the environment $(1).
 cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1) >/dev/null 2>&1 || true; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environment $(1) removed" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 clean
+.PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 clean
 
 help:
 	@echo "xdp-tutorial (Rust): targets"
@@ -75,6 +77,8 @@ help:
 	@echo "  make test      [root] install deps, build, run all tests (privileged ones too)"
 	@echo "  make basic01   [root] lesson basic01 step by step (load xdp_pass, status, ping, unload)"
 	@echo "  make basic02   [root] lesson basic02 step by step (pick programs by name, --force, modes)"
+	@echo "  make basic03   [root] lesson basic03 step by step (a map counts packets; read it with stats)"
+	@echo "  make basic04   [root] lesson basic04 step by step (pinned maps: reload keeps counters, stats follows)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
 	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
@@ -216,6 +220,50 @@ basic02:
 	step "step 8: tear the environment down"; \
 	run xdp-loader testenv teardown --name $(BASIC02_ENV); \
 	printf '\nbasic02 done.\n'
+
+basic03:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(BASIC03_ENV)); \
+	xdp-loader testenv teardown --name $(BASIC03_ENV) >/dev/null 2>&1 || true; \
+	step "basic03, step 1: a test environment"; \
+	run xdp-loader testenv setup --name $(BASIC03_ENV); \
+	step "step 2: load xdp_stats1: it counts every packet in xdp_stats_map, pinned at /sys/fs/bpf/$(BASIC03_ENV)/"; \
+	run xdp-loader load $(BASIC03_ENV) xdp_stats1; \
+	run bpftool map show pinned /sys/fs/bpf/$(BASIC03_ENV)/xdp_stats_map; \
+	step "step 3: 5 pings from the namespace, then one sample: XDP_PASS counts the echo requests"; \
+	run xdp-loader testenv ping --name $(BASIC03_ENV) -c 5; \
+	run xdp-loader stats $(BASIC03_ENV) --count 1; \
+	step "step 4: the same numbers as JSON, for scripts"; \
+	run xdp-loader stats $(BASIC03_ENV) --count 1 --json; \
+	step "step 5: unload (the map pin goes too) and tear down"; \
+	run xdp-loader unload $(BASIC03_ENV); \
+	run xdp-loader testenv teardown --name $(BASIC03_ENV); \
+	printf '\nbasic03 done.\n'
+
+basic04:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(BASIC04_ENV)); \
+	xdp-loader testenv teardown --name $(BASIC04_ENV) >/dev/null 2>&1 || true; \
+	step "basic04, step 1: a test environment, and xdp_pass_func (it counts its verdict) loaded"; \
+	run xdp-loader testenv setup --name $(BASIC04_ENV); \
+	run xdp-loader load $(BASIC04_ENV) xdp_prog -n xdp_pass_func; \
+	step "step 2: stats runs as its own process, reading the pinned map every 2 s (rows only: --quiet)"; \
+	printf '$$ %s\n' "xdp-loader stats $(BASIC04_ENV) --interval 2 --quiet &"; \
+	xdp-loader stats $(BASIC04_ENV) --interval 2 --quiet & stats=$$!; \
+	run xdp-loader testenv ping --name $(BASIC04_ENV) -c 3; \
+	step "step 3: reload with --force: the pinned map is reused, so the counters carry on"; \
+	run xdp-loader load -F $(BASIC04_ENV) xdp_prog -n xdp_drop_func; \
+	expect_fail 1 xdp-loader testenv ping --name $(BASIC04_ENV) -c 3; \
+	sleep 2; run kill -TERM $$stats; wait $$stats; \
+	step "step 4: unload --keep-maps keeps the pin; stats --pin-path reads the final counts"; \
+	run xdp-loader unload --keep-maps $(BASIC04_ENV); \
+	run xdp-loader stats --pin-path /sys/fs/bpf/$(BASIC04_ENV) --count 1; \
+	step "step 5: remove the pin by hand and tear down"; \
+	run rm /sys/fs/bpf/$(BASIC04_ENV)/xdp_stats_map; \
+	run xdp-loader testenv teardown --name $(BASIC04_ENV); \
+	printf '\nbasic04 done.\n'
 
 clean: cargo-check
 	$(BUILD_AS) $(CARGO) clean

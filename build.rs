@@ -36,6 +36,20 @@ fn main() {
     for source in &sources {
         build_skeleton(source, &out_dir);
     }
+    export_headers(&out_dir);
+}
+
+/// Writes libbpf's BPF-side headers (`bpf/bpf_helpers.h`, ...) next to the
+/// skeletons and tells the crate where: tests compile their own C programs
+/// against `xdp_stats_kern.h` with `-I $XDP_TUTORIAL_BPF_INCLUDE`.
+fn export_headers(out_dir: &Path) {
+    let dir = out_dir.join("include");
+    let bpf = dir.join("bpf");
+    std::fs::create_dir_all(&bpf).expect("create include dir in OUT_DIR");
+    for (name, contents) in libbpf_sys::API_HEADERS {
+        std::fs::write(bpf.join(name), contents).expect("write a libbpf header");
+    }
+    println!("cargo:rustc-env=XDP_TUTORIAL_BPF_INCLUDE={}", dir.display());
 }
 
 /// Stops the build with one actionable line when clang is missing, instead

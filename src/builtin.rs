@@ -10,6 +10,9 @@ pub mod skel {
     pub mod xdp_prog {
         include!(concat!(env!("OUT_DIR"), "/xdp_prog.skel.rs"));
     }
+    pub mod xdp_stats1 {
+        include!(concat!(env!("OUT_DIR"), "/xdp_stats1.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -39,9 +42,15 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "xdp_prog",
-        lesson: "basic02",
-        description: "one object, three programs: pick pass, drop or abort with -n",
+        lesson: "basic02, basic04",
+        description: "one object, three programs (pass, drop, abort; pick with -n), each counting its verdict",
         object: object_of!("xdp_prog"),
+    },
+    Builtin {
+        name: "xdp_stats1",
+        lesson: "basic03",
+        description: "counts packets and bytes per verdict in xdp_stats_map, passes everything",
+        object: object_of!("xdp_stats1"),
     },
 ];
 

@@ -5,6 +5,8 @@
 //! accepted (`--dev`, `--skb-mode`, `--progname`, `--filename`, ...), so
 //! a student reading the tutorial's text can type what it shows.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -34,6 +36,12 @@ pub enum Command {
     Status(StatusArgs),
     /// List the built-in lesson programs.
     List,
+    /// Live per-action packet and byte counters from a pinned xdp_stats_map.
+    Stats(StatsArgs),
+    /// Pin the maps of the program attached to IFNAME under /sys/fs/bpf/IFNAME/.
+    Pin(PinArgs),
+    /// Remove the map pins of the program attached to IFNAME.
+    Unpin(PinArgs),
     /// Remove link pins whose attachment is gone (interface deleted, link detached).
     Clean,
     /// Test environments: a network namespace joined to this one by a veth pair.
@@ -108,6 +116,10 @@ pub struct LoadArgs {
     /// Attach through netlink (default) or a pinned bpf_link.
     #[arg(long = "attach", value_enum, default_value_t = AttachKind::Netlink)]
     pub attach: AttachKind,
+
+    /// Pin (and reuse) the object's maps here instead of /sys/fs/bpf/IFNAME (must be on bpffs).
+    #[arg(short = 'p', long = "pin-path", value_name = "DIR")]
+    pub pin_path: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -174,6 +186,14 @@ pub struct UnloadArgs {
     /// Detach every XDP program on the interface (all modes).
     #[arg(short, long, alias = "unload-all")]
     pub all: bool,
+
+    /// Keep the program's map pins (by default unload removes them).
+    #[arg(long)]
+    pub keep_maps: bool,
+
+    /// Where the maps were pinned, if not /sys/fs/bpf/IFNAME.
+    #[arg(short = 'p', long = "pin-path", value_name = "DIR")]
+    pub pin_path: Option<PathBuf>,
 }
 
 impl UnloadArgs {
@@ -182,6 +202,66 @@ impl UnloadArgs {
             .as_deref()
             .or(self.ifname.as_deref())
             .unwrap_or_default()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PinArgs {
+    /// Interface whose attached program's maps are (un)pinned.
+    pub ifname: String,
+
+    /// Pin directory (default /sys/fs/bpf/IFNAME; must be on bpffs).
+    #[arg(short = 'p', long = "pin-path", value_name = "DIR")]
+    pub pin_path: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Interface whose pinned xdp_stats_map is read (/sys/fs/bpf/IFNAME/xdp_stats_map).
+    #[arg(value_name = "IFNAME", required_unless_present_any = ["dev", "map_id", "pin_path"])]
+    pub ifname: Option<String>,
+
+    /// Interface (C tutorial spelling).
+    #[arg(
+        short = 'd',
+        long = "dev",
+        value_name = "IFNAME",
+        conflicts_with = "ifname"
+    )]
+    pub dev: Option<String>,
+
+    /// Read the map pinned in this directory instead.
+    #[arg(short = 'p', long = "pin-path", value_name = "DIR")]
+    pub pin_path: Option<PathBuf>,
+
+    /// Read the map with this kernel id instead of a pin.
+    #[arg(long, conflicts_with = "pin_path")]
+    pub map_id: Option<u32>,
+
+    /// Seconds between samples.
+    #[arg(short, long, default_value_t = 2.0)]
+    pub interval: f64,
+
+    /// Stop after this many samples (default: until Ctrl-C).
+    #[arg(short, long)]
+    pub count: Option<u64>,
+
+    /// One JSON object per sample (schema in README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// When the program, map or interface goes away, wait for it to come back instead of exiting.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Print only the samples (no headers), like the C tutorial's --quiet.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl StatsArgs {
+    pub fn ifname(&self) -> Option<&str> {
+        self.dev.as_deref().or(self.ifname.as_deref())
     }
 }
 

@@ -8,6 +8,7 @@ use crate::builtin::BUILTINS;
 use crate::cli::{LoadArgs, Mode, UnloadArgs};
 use crate::error::{Exit, Failure, ROOT_HINT};
 use crate::iface::{self, describe, mode_name};
+use crate::maps;
 use crate::object::{self, Selection, Source};
 use crate::pin;
 
@@ -33,8 +34,9 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         section: args.section.as_deref(),
     };
     let offload = (mode == Mode::Hw).then_some(iface.index);
+    let pin_dir = maps::pin_dir(&iface.name, args.pin_path.as_deref())?;
 
-    let loaded = object::load(&source, selection, offload).map_err(|failure| {
+    let loaded = object::load(&source, selection, offload, Some(&pin_dir)).map_err(|failure| {
         // A device that cannot offload refuses the program already at load.
         if offload.is_some() && failure.message.starts_with("cannot load") {
             return Failure::new(
@@ -56,7 +58,8 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         mode,
         kind: args.attach,
         force: args.force,
-    })?;
+    })
+    .inspect_err(|_| loaded.pins.undo())?;
 
     println!(
         "Success: Loaded BPF-object({}) and used program({})",
@@ -78,6 +81,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    loaded.pins.report();
     Ok(())
 }
 
@@ -128,10 +132,21 @@ pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
             .into());
         }
     };
+    // Checked before detaching, so a bad --pin-path changes nothing.
+    let pin_dir = match args.keep_maps {
+        false => Some(maps::pin_dir(&iface.name, args.pin_path.as_deref())?),
+        true => None,
+    };
     for target in &targets {
         let what = describe(target);
         attach::detach(&iface, target).map_err(|e| attach::explain_detach(&iface, target, e))?;
         println!("Success: Unloaded XDP program {what} from {}", iface.name);
+    }
+    if let Some(dir) = pin_dir {
+        let owners: Vec<u32> = targets.iter().map(|t| t.prog_id).collect();
+        for line in maps::unpin_owned(&dir, &owners) {
+            println!("{line}");
+        }
     }
     Ok(())
 }

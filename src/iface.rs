@@ -71,8 +71,9 @@ pub struct Attached {
     pub link_id: Option<u32>,
 }
 
-/// The XDP programs attached to `ifindex` (native, skb and hw slots).
-pub fn attached(ifindex: u32) -> Result<Vec<Attached>, Failure> {
+/// The program id in each XDP slot of `ifindex` (0: empty). One netlink
+/// round trip, no bpf() calls: cheap enough to run every stats sample.
+pub fn slots(ifindex: u32) -> Result<[(Mode, u32); 3], Failure> {
     let mut opts = libbpf_sys::bpf_xdp_query_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_xdp_query_opts>() as _,
         ..Default::default()
@@ -88,12 +89,17 @@ pub fn attached(ifindex: u32) -> Result<Vec<Attached>, Failure> {
             ),
         ));
     }
-    let links = xdp_links();
-    let slots = [
+    Ok([
         (Mode::Native, opts.drv_prog_id),
         (Mode::Skb, opts.skb_prog_id),
         (Mode::Hw, opts.hw_prog_id),
-    ];
+    ])
+}
+
+/// The XDP programs attached to `ifindex` (native, skb and hw slots).
+pub fn attached(ifindex: u32) -> Result<Vec<Attached>, Failure> {
+    let slots = slots(ifindex)?;
+    let links = xdp_links();
     Ok(slots
         .into_iter()
         .filter(|&(_, id)| id != 0)

@@ -8,6 +8,8 @@
 //! - `attach`: modes, force fallback, bpf_link, detach
 //! - `iface`: interface names/indexes and what XDP programs they run
 //! - `pin`: bpffs and pin paths
+//! - `maps`: pin, reuse and unpin a program's maps
+//! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
 //! - `testenv`: test environments (namespace + veth pair)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
@@ -20,8 +22,10 @@ pub mod commands;
 pub mod error;
 pub mod iface;
 pub mod libbpf_log;
+pub mod maps;
 pub mod object;
 pub mod pin;
+pub mod stats;
 pub mod status;
 pub mod testenv;
 
@@ -37,6 +41,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             status::run(args)
         }
         Command::List => commands::list(),
+        Command::Stats(args) => stats::run(args),
+        Command::Pin(args) => maps::pin_command(args),
+        Command::Unpin(args) => maps::unpin_command(args),
         Command::Clean => commands::clean(),
         Command::Testenv(args) => testenv::run(&args.command),
     }

@@ -10,6 +10,7 @@ use libbpf_rs::{Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramTyp
 use crate::builtin::{self, Builtin};
 use crate::error::{errno_of, errno_text, Exit, Failure, ROOT_HINT};
 use crate::libbpf_log;
+use crate::maps::{self, PinPlan};
 
 /// Where the BPF object comes from.
 #[derive(Debug, Clone)]
@@ -256,6 +257,8 @@ pub struct Loaded {
     pub object_name: String,
     pub program: String,
     pub notes: Vec<String>,
+    /// Which maps were pinned or reused (empty when not pinning).
+    pub pins: PinPlan,
 }
 
 impl Loaded {
@@ -271,15 +274,21 @@ impl Loaded {
 }
 
 /// Opens `source`, keeps only the chosen program, and loads it.
-/// `offload_ifindex` binds the program to a device for `-m hw`.
+/// `offload_ifindex` binds the program to a device for `-m hw`; with
+/// `pin_dir` the maps are pinned there, reusing compatible existing pins.
 pub fn load(
     source: &Source,
     sel: Selection,
     offload_ifindex: Option<u32>,
+    pin_dir: Option<&Path>,
 ) -> Result<Loaded, Failure> {
     let object_name = source.name();
     let mut open = source.open()?;
     let choice = choose(&object_name, &programs(&open), sel)?;
+    let pins = match pin_dir {
+        Some(dir) => maps::plan(&mut open, &object_name, dir)?,
+        None => PinPlan::default(),
+    };
 
     for mut prog in open.progs_mut() {
         if prog.name() != OsStr::new(&choice.name) {
@@ -308,6 +317,7 @@ pub fn load(
         object_name,
         program: choice.name,
         notes: choice.notes,
+        pins,
     })
 }
 

@@ -62,14 +62,17 @@ pub fn collect(iface: &Interface) -> Result<InterfaceStatus, Failure> {
 }
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
-    let interfaces = match &args.ifname {
-        Some(name) => vec![iface::resolve(name)?],
-        None => iface::all(),
+    let statuses = match &args.ifname {
+        Some(name) => vec![collect(&iface::resolve(name)?)?],
+        None => iface::all()
+            .iter()
+            .filter_map(|i| match collect(i) {
+                // Deleted between listing and querying: it is not there now.
+                Err(_) if iface::resolve(&i.name).is_err() => None,
+                result => Some(result),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
-    let statuses = interfaces
-        .iter()
-        .map(collect)
-        .collect::<Result<Vec<_>, _>>()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&statuses)?);
     } else {

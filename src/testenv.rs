@@ -961,7 +961,8 @@ fn ping(state: &State, env: &EnvName, legacy_ip: bool, count: u32) -> anyhow::Re
     let count = count.to_string();
     let status = run_interactive(&mut netns_command(
         &env,
-        &["ping", family, "-c", &count, &target],
+        // -W 1: a dropped echo request fails in a second, not ping's 10 s.
+        &["ping", family, "-c", &count, "-W", "1", &target],
     ))?;
     if !status.success() {
         return Err(

@@ -457,7 +457,8 @@ fn list_shows_every_builtin_without_root() {
     let run = loader(&["list"]).ok();
     for expected in [
         "xdp_pass (basic01)",
-        "xdp_prog (basic02)",
+        "xdp_prog (basic02, basic04)",
+        "xdp_stats1 (basic03)",
         "xdp_prog_simple",
         "xdp_abort_func",
     ] {

@@ -267,6 +267,7 @@ impl Drop for TestNet {
             .args(["netns", "del", &self.name])
             .output();
         let _ = std::fs::remove_dir_all(format!("/sys/fs/bpf/xdp-loader/{}", self.name));
+        let _ = std::fs::remove_dir_all(format!("/sys/fs/bpf/{}", self.name));
     }
 }
 
@@ -312,4 +313,55 @@ pub fn compile_bpf(name: &str, source: &str) -> PathBuf {
 
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Compiles a C XDP program with clang and `-I` for each of `includes`
+/// into a temp dir; returns the object path.
+pub fn compile_bpf_with_includes(name: &str, source: &str, includes: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xdp-loader-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let obj = dir.join(format!("{name}.o"));
+    std::fs::write(&c, source).unwrap();
+    let mut args = vec!["-target", "bpf", "-O2", "-g"];
+    for include in includes {
+        args.extend_from_slice(&["-I", include]);
+    }
+    args.extend_from_slice(&["-c", path(&c), "-o", path(&obj)]);
+    sh("clang", &args);
+    obj
+}
+
+impl TestNet {
+    /// Packets the host end has received so far (veth counts them all,
+    /// whatever XDP then does with them).
+    pub fn host_rx_packets(&self) -> u64 {
+        std::fs::read_to_string(format!(
+            "/sys/class/net/{}/statistics/rx_packets",
+            self.name
+        ))
+        .expect("host veth statistics")
+        .trim()
+        .parse()
+        .expect("a number")
+    }
+
+    /// Waits until the host end has received nothing for 1.5 s (at most
+    /// 10 s in all): the peer's IPv6 stack sends a few MLD reports (and
+    /// their retransmissions, up to 1 s apart) after the link comes up,
+    /// which would add to exact packet counts.
+    pub fn settle(&self) {
+        let quiet = std::time::Duration::from_millis(1500);
+        let start = std::time::Instant::now();
+        let mut last = self.host_rx_packets();
+        let mut since = std::time::Instant::now();
+        while since.elapsed() < quiet && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = self.host_rx_packets();
+            if now != last {
+                last = now;
+                since = std::time::Instant::now();
+            }
+        }
+    }
 }
