@@ -25,15 +25,37 @@ pub fn resolve(name: &str) -> Result<Interface, Failure> {
         .unwrap_or(0);
     if index == 0 {
         let names: Vec<String> = all().into_iter().map(|i| i.name).collect();
-        return Err(
-            Failure::new(Exit::Usage, format!("unknown interface '{name}'"))
-                .hint(format!("interfaces here: {}", names.join(", "))),
-        );
+        let message = match invalid_name(name) {
+            Some(why) => format!("'{name}' cannot be an interface name: {why}"),
+            None => format!("unknown interface '{name}'"),
+        };
+        return Err(Failure::new(Exit::Usage, message)
+            .hint(format!("interfaces here: {}", names.join(", "))));
     }
     Ok(Interface {
         name: name.to_string(),
         index,
     })
+}
+
+/// Why the kernel would never accept `name` (see dev_valid_name()).
+fn invalid_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() >= libc::IF_NAMESIZE {
+        return Some(format!(
+            "it has {} characters, Linux allows at most {}",
+            name.len(),
+            libc::IF_NAMESIZE - 1
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some("'.' and '..' are reserved".into());
+    }
+    name.chars()
+        .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c == '\0')
+        .map(|c| format!("it contains {c:?}"))
 }
 
 /// Every interface of this network namespace, in index order.

@@ -5,6 +5,7 @@
 //! - `cli`: command-line definitions
 //! - `builtin`: the embedded lesson programs (and their skeletons)
 //! - `object`: open an object, pick the program, load it, explain failures
+//! - `elf`: why a file is not a BPF object (empty, not ELF, other CPU, truncated)
 //! - `attach`: modes, force fallback, bpf_link, detach
 //! - `iface`: interface names/indexes and what XDP programs they run
 //! - `pin`: bpffs and pin paths
@@ -19,6 +20,7 @@ pub mod attach;
 pub mod builtin;
 pub mod cli;
 pub mod commands;
+pub mod elf;
 pub mod error;
 pub mod iface;
 pub mod libbpf_log;

@@ -96,16 +96,16 @@ impl Source {
                  __type(value, __u64); __uint(max_entries, 5); } my_map SEC(\".maps\");",
             );
         }
-        let what = match self {
-            Source::File(path) => path.display().to_string(),
-            Source::Builtin(b) => b.name.to_string(),
+        let (what, why) = match self {
+            Source::File(path) => (
+                path.display().to_string(),
+                crate::elf::problem(path).unwrap_or_else(|| errno_text(errno_of(err))),
+            ),
+            Source::Builtin(b) => (b.name.to_string(), errno_text(errno_of(err))),
         };
         Failure::new(
             Exit::Bpf,
-            format!(
-                "'{what}' is not a usable BPF object: {}",
-                errno_text(errno_of(err))
-            ),
+            format!("'{what}' is not a usable BPF object: {why}"),
         )
         .details(tail(&log, 5))
         .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
@@ -198,8 +198,12 @@ pub fn choose(object: &str, progs: &[ProgramEntry], sel: Selection) -> Result<Ch
             (None, Some(s)) => format!("no program in section '{s}'"),
             (None, None) => "no XDP program".to_string(),
         };
+        let only_other_types =
+            !progs.is_empty() && progs.iter().all(|p| p.prog_type != ProgramType::Unspec);
         let hint = if picked_by_user {
             "pick one of the programs listed above with -n NAME (or -s SECTION)"
+        } else if only_other_types {
+            "xdp-loader attaches XDP programs only: declare one with SEC(\"xdp\")"
         } else {
             "a program in a section libbpf does not know (e.g. SEC(\"xdp_foo\")) loads as XDP \
              when you pick it with -n NAME or -s SECTION"
@@ -450,6 +454,14 @@ mod tests {
         let err = choose("o", &progs, Selection::default()).unwrap_err();
         assert!(err.message.contains("no XDP program"));
         assert!(err.hint.unwrap().contains("-n NAME"));
+    }
+
+    #[test]
+    fn only_other_program_types() {
+        let progs = vec![prog("kp", "kprobe/x", ProgramType::Kprobe)];
+        let err = choose("o", &progs, Selection::default()).unwrap_err();
+        assert!(err.details[0].contains("kprobe"), "{:?}", err.details);
+        assert!(err.hint.unwrap().contains("SEC(\"xdp\")"));
     }
 
     #[test]

@@ -327,12 +327,93 @@ fn missing_and_invalid_object_files() {
     };
     let run = loader(&["load", net.host_if(), "/nonexistent/prog.o"]).fails_with(40);
     assert!(run.stderr.contains("No such file"), "{run:#?}");
-    let junk = std::env::temp_dir().join(format!("junk-{}.o", std::process::id()));
-    std::fs::write(&junk, "not an ELF file").unwrap();
-    let run = loader(&["load", net.host_if(), path(&junk)]).fails_with(40);
-    assert!(run.stderr.contains("BPF object format invalid"), "{run:#?}");
     loader(&["load", net.host_if(), "no_such_builtin"]).fails_with(40);
+
+    let dir = std::env::temp_dir().join(format!("bad-objects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read(compile_bpf("good_drop", EXTERNAL_DROP)).unwrap();
+    let host = dir.join("host.o");
+    sh("clang", &["-c", "-x", "c", "-o", path(&host), "/dev/null"]);
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("empty.o", Vec::new(), "the file is empty"),
+        (
+            "text.o",
+            b"not an ELF file".to_vec(),
+            "it is not an ELF file",
+        ),
+        ("cut.o", good[..good.len() / 2].to_vec(), "it is truncated"),
+        ("host.o", std::fs::read(&host).unwrap(), "not BPF"),
+    ];
+    for (name, bytes, why) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let run = loader(&["load", net.host_if(), path(&file)]).fails_with(40);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "Error: '{}' is not a usable BPF object: ",
+                path(&file)
+            )),
+            "{run:#?}"
+        );
+        assert!(run.stderr.contains(why), "{name}: {run:#?}");
+        assert!(run.hint().contains("clang -target bpf"), "{run:#?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(net.ip_link_xdp(), None);
+    assert!(!std::path::Path::new(&format!("/sys/fs/bpf/{}", net.host_if())).exists());
+}
+
+#[test]
+fn object_without_xdp_programs_says_what_it_has() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let obj = compile_bpf(
+        "not_xdp",
+        r#"
+__attribute__((section("kprobe/do_sys_open"), used)) int kp(void *ctx) { return 0; }
+__attribute__((section("tc"), used)) int cls(void *ctx) { return 0; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
+    assert!(
+        run.stderr.contains("no XDP program in object 'not_xdp'"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr
+            .contains("kp (section 'kprobe/do_sys_open', kprobe)"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("cls (section 'tc', schedcls)"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("SEC(\"xdp\")"), "{run:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+#[test]
+fn impossible_interface_names_are_explained() {
+    if !privileged() {
+        return;
+    }
+    for (name, why) in [
+        (
+            "a-name-far-too-long0",
+            "it has 20 characters, Linux allows at most 15",
+        ),
+        ("eth0/1", "it contains '/'"),
+        ("", "it is empty"),
+    ] {
+        let run = loader(&["load", name, "xdp_pass"]).fails_with(2);
+        assert!(
+            run.stderr
+                .contains(&format!("'{name}' cannot be an interface name: {why}")),
+            "{run:#?}"
+        );
+    }
 }
 
 #[test]
