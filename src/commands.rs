@@ -11,6 +11,7 @@ use crate::iface::{self, describe, mode_name};
 use crate::maps;
 use crate::object::{self, Selection, Source};
 use crate::pin;
+use crate::signals;
 
 /// Refuses early, with the hint, instead of failing halfway with EPERM.
 pub fn require_root(what: &str) -> Result<(), Failure> {
@@ -36,6 +37,8 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     let offload = (mode == Mode::Hw).then_some(iface.index);
     let pin_dir = maps::pin_dir(&iface.name, args.pin_path.as_deref())?;
 
+    // From the first pin to the attachment, a Ctrl-C waits (see signals.rs).
+    let _deferred = signals::defer_termination();
     let loaded = object::load(&source, selection, offload, Some(&pin_dir)).map_err(|failure| {
         // A device that cannot offload refuses the program already at load.
         if offload.is_some() && failure.message.starts_with("cannot load") {
@@ -137,6 +140,8 @@ pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
         false => Some(maps::pin_dir(&iface.name, args.pin_path.as_deref())?),
         true => None,
     };
+    // Detaching and unpinning belong together: a Ctrl-C waits for both.
+    let _deferred = signals::defer_termination();
     for target in &targets {
         let what = describe(target);
         attach::detach(&iface, target).map_err(|e| attach::explain_detach(&iface, target, e))?;

@@ -9,6 +9,7 @@
 //! - `attach`: modes, force fallback, bpf_link, detach
 //! - `iface`: interface names/indexes and what XDP programs they run
 //! - `pin`: bpffs and pin paths
+//! - `signals`: hold Ctrl-C/SIGTERM while load changes the system
 //! - `maps`: pin, reuse and unpin a program's maps
 //! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
@@ -27,6 +28,7 @@ pub mod libbpf_log;
 pub mod maps;
 pub mod object;
 pub mod pin;
+pub mod signals;
 pub mod stats;
 pub mod status;
 pub mod testenv;
