@@ -33,7 +33,7 @@ pub fn problem(path: &Path) -> Option<String> {
         ));
     }
     let section_table_end = u64::from_le_bytes(bytes[40..48].try_into().ok()?)
-        + u64::from(u16_at(58)) * u64::from(u16_at(60));
+        .saturating_add(u64::from(u16_at(58)) * u64::from(u16_at(60)));
     if section_table_end > bytes.len() as u64 {
         return Some(format!(
             "it is truncated: its section table ends at byte {section_table_end}, the file has {}",
@@ -88,5 +88,8 @@ mod tests {
             .unwrap()
             .contains("section table ends at byte 256"));
         assert_eq!(check(&header(EM_BPF, 64, 0, 0)), None);
+        assert!(check(&header(EM_BPF, u64::MAX, 64, 3))
+            .unwrap()
+            .contains("truncated"));
     }
 }

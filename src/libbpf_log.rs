@@ -6,30 +6,48 @@
 //! with `-v` everything (debug level included) also goes to stderr as it
 //! happens.
 
+use std::os::raw::{c_char, c_int};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-use libbpf_rs::PrintLevel;
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Routes libbpf's output through `capture`. Call once, early in `main`.
+/// Routes libbpf's output through `print`. Call once, early in `main`.
 pub fn init(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
-    let level = if verbose {
-        PrintLevel::Debug
-    } else {
-        PrintLevel::Info
-    };
-    libbpf_rs::set_print(Some((level, capture)));
+    // SAFETY: `print` matches libbpf's callback type and never unwinds.
+    unsafe {
+        libbpf_sys::libbpf_set_print(Some(print));
+    }
 }
 
 pub fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
 
-fn capture(_level: PrintLevel, message: String) {
+/// libbpf's print callback. Not libbpf-rs's `set_print`: that one panics
+/// (and so aborts the process, inside a C callback) when a message is not
+/// valid UTF-8, which a damaged object's names can make it. Here bytes that
+/// are not UTF-8 become U+FFFD.
+unsafe extern "C" fn print(
+    level: libbpf_sys::libbpf_print_level,
+    format: *const c_char,
+    args: *mut libbpf_sys::__va_list_tag,
+) -> c_int {
+    if level == libbpf_sys::LIBBPF_DEBUG && !verbose() {
+        return 0;
+    }
+    // SAFETY: libbpf passes a valid format string and its matching va_list.
+    if let Ok(bytes) = unsafe { vsprintf::vsprintf_raw(format, args) } {
+        let message = String::from_utf8_lossy(&bytes);
+        // A panic must not unwind into C; losing one log line is fine.
+        let _ = std::panic::catch_unwind(|| capture(&message));
+    }
+    0
+}
+
+fn capture(message: &str) {
     if verbose() {
         eprint!("{message}");
     }

@@ -65,11 +65,10 @@ pub struct PinPlan {
 impl PinPlan {
     /// Removes the pins this load created (when attaching failed after it).
     pub fn undo(&self) {
+        // remove_pin also drops the directory once it is empty.
         for (_, path) in &self.created {
             pin::remove_pin(path);
         }
-        // libbpf made the directory for the first pin; drop it if now empty.
-        let _ = std::fs::remove_dir(&self.dir);
     }
 
     pub fn report(&self) {

@@ -267,9 +267,11 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn program_fd(&self) -> BorrowedFd<'_> {
+        // Names are compared as `programs` shows them (damaged objects can
+        // have names that are not UTF-8).
         self.object
             .progs()
-            .find(|p| p.name() == OsStr::new(&self.program))
+            .find(|p| lossy(p.name()) == self.program)
             .map(|p| p.as_fd().as_raw_fd())
             // SAFETY: the fd belongs to `self.object`, which outlives the borrow.
             .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
@@ -295,7 +297,7 @@ pub fn load(
     };
 
     for mut prog in open.progs_mut() {
-        if prog.name() != OsStr::new(&choice.name) {
+        if lossy(prog.name()) != choice.name {
             // Only the chosen program goes into the kernel.
             prog.set_autoload(false);
             continue;
@@ -313,9 +315,11 @@ pub fn load(
     }
 
     libbpf_log::take();
-    let object = open
-        .load()
-        .map_err(|err| load_failure(&object_name, &choice.name, &err))?;
+    let object = open.load().map_err(|err| {
+        // libbpf unpins what it pinned, but leaves the directory it made.
+        pins.undo();
+        load_failure(&object_name, &choice.name, &err)
+    })?;
     Ok(Loaded {
         object,
         object_name,
