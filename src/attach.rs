@@ -101,28 +101,92 @@ pub fn attach(req: &Request) -> Result<Outcome, Failure> {
 fn attach_netlink(req: &Request, in_the_way: &[&Attached]) -> Result<(), AttachError> {
     let fd = req.prog_fd.as_raw_fd();
     let mut flags = mode_flags(req.mode);
-    if req.force {
-        // A bpf_link cannot be replaced through netlink: release it first.
-        for held in in_the_way.iter().filter(|a| a.link_id.is_some()) {
-            detach_link(req.iface, held)?;
-        }
-    } else {
+    if !req.force {
         flags |= libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST;
+        return xdp_attach(req.iface.index, fd, flags);
     }
-    match xdp_attach(req.iface.index, fd, flags) {
+    // A bpf_link cannot be replaced through netlink: release it first.
+    for held in in_the_way.iter().filter(|a| a.link_id.is_some()) {
+        detach_link(req.iface, held)?;
+    }
+    let same_mode = in_the_way
+        .iter()
+        .find(|a| a.mode == req.mode && a.link_id.is_none());
+    let result = match same_mode {
+        // Atomic, and only if the program there is still the one we saw.
+        Some(old) => {
+            xdp_replace(req.iface.index, fd, old).map_err(|e| changed_meanwhile(req, old, e))
+        }
+        None => xdp_attach(req.iface.index, fd, flags),
+    };
+    match result {
         Err(AttachError::Kernel {
             errno: libc::EEXIST,
             ..
-        }) if req.force => {
-            for other in in_the_way
-                .iter()
-                .filter(|a| a.mode != req.mode && a.link_id.is_none())
-            {
-                detach_netlink(req.iface.index, other)?;
-            }
-            xdp_attach(req.iface.index, fd, flags)
-        }
+        }) => cross_mode_fallback(req, in_the_way, flags),
         result => result,
+    }
+}
+
+/// The kernel runs one of native and skb at a time, so a program in the
+/// other mode must be detached before ours goes on: packets arriving in
+/// that short gap meet no XDP program. If ours then fails to attach, the
+/// old ones are put back.
+fn cross_mode_fallback(
+    req: &Request,
+    in_the_way: &[&Attached],
+    flags: u32,
+) -> Result<(), AttachError> {
+    let others: Vec<(&Attached, OwnedFd)> = in_the_way
+        .iter()
+        .filter(|a| a.mode != req.mode && a.link_id.is_none())
+        .map(|a| prog_fd(a.prog_id).map(|fd| (*a, fd)))
+        .collect::<Result<_, _>>()?;
+    for (other, _) in &others {
+        eprintln!(
+            "Note: detaching {} first: {} and {} XDP cannot run together, so there is a short gap without XDP",
+            describe(other),
+            mode_name(other.mode),
+            mode_name(req.mode)
+        );
+        detach_netlink(req.iface.index, other)?;
+    }
+    let result = xdp_attach(req.iface.index, req.prog_fd.as_raw_fd(), flags);
+    if result.is_err() {
+        for (other, fd) in &others {
+            let back = xdp_attach(req.iface.index, fd.as_raw_fd(), mode_flags(other.mode));
+            eprintln!(
+                "Note: attaching failed; {} {}",
+                describe(other),
+                match back {
+                    Ok(()) => "was put back",
+                    Err(_) => "could not be put back",
+                }
+            );
+        }
+    }
+    result
+}
+
+/// The program we meant to replace is gone or another one is there: the
+/// kernel refused (EEXIST), and nothing changed.
+fn changed_meanwhile(req: &Request, old: &Attached, err: AttachError) -> AttachError {
+    match err {
+        AttachError::Kernel {
+            errno: libc::EEXIST | libc::ENOENT,
+            ..
+        } => AttachError::Reported(
+            Failure::new(
+                Exit::Xdp,
+                format!(
+                    "the XDP program on {} changed while loading: {} is no longer there, so nothing was replaced",
+                    req.iface.name,
+                    describe(old)
+                ),
+            )
+            .hint(format!("see what runs now: xdp-loader status {}", req.iface.name)),
+        ),
+        other => other,
     }
 }
 
@@ -230,20 +294,30 @@ pub fn detach(iface: &Interface, attached: &Attached) -> Result<(), AttachError>
 /// with the expected old program makes the kernel refuse if someone
 /// swapped programs meanwhile, so we never remove a program we did not mean.
 fn detach_netlink(ifindex: u32, attached: &Attached) -> Result<(), AttachError> {
-    let old = Program::fd_from_id(attached.prog_id).map_err(|e| AttachError::Kernel {
+    xdp_replace(ifindex, -1, attached)
+}
+
+/// Puts `new_fd` (-1: nothing) in `old`'s slot, atomically, only if `old`
+/// is still the program there (XDP_FLAGS_REPLACE + old_prog_fd).
+fn xdp_replace(ifindex: u32, new_fd: i32, old: &Attached) -> Result<(), AttachError> {
+    let old_fd = prog_fd(old.prog_id)?;
+    let opts = libbpf_sys::bpf_xdp_attach_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+        old_prog_fd: old_fd.as_raw_fd(),
+        ..Default::default()
+    };
+    let flags = mode_flags(old.mode) | libbpf_sys::XDP_FLAGS_REPLACE;
+    // SAFETY: valid fds (or -1 for "no new program"); opts is properly sized.
+    let ret = unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, new_fd, flags, &opts) };
+    check(ret, "bpf_xdp_attach")
+}
+
+fn prog_fd(prog_id: u32) -> Result<OwnedFd, AttachError> {
+    Program::fd_from_id(prog_id).map_err(|e| AttachError::Kernel {
         errno: crate::error::errno_of(&e),
         call: "bpf_prog_get_fd_by_id",
         kernel_message: None,
-    })?;
-    let opts = libbpf_sys::bpf_xdp_attach_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
-        old_prog_fd: old.as_raw_fd(),
-        ..Default::default()
-    };
-    let flags = mode_flags(attached.mode) | libbpf_sys::XDP_FLAGS_REPLACE;
-    // SAFETY: -1 means "no new program"; opts is properly sized.
-    let ret = unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, -1, flags, &opts) };
-    check(ret, "bpf_xdp_detach")
+    })
 }
 
 fn detach_link(iface: &Interface, attached: &Attached) -> Result<(), AttachError> {
@@ -314,7 +388,16 @@ fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
     let ifname = &req.iface.name;
     let mode = mode_name(req.mode);
     let kernel_says = kernel_message.iter().map(|m| format!("kernel says: {m}"));
-    let holder = before.iter().find(|a| conflicts(req.mode, a.mode));
+    // A program attached by someone else after we looked (a racing load)
+    // is found by looking again.
+    let now = match errno {
+        libc::EBUSY | libc::EEXIST => iface::attached(req.iface.index).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let holder = before
+        .iter()
+        .chain(&now)
+        .find(|a| conflicts(req.mode, a.mode));
     let hw_refused = req.mode == Mode::Hw && matches!(errno, libc::EINVAL | libc::EOPNOTSUPP);
     let mtu_refused = kernel_message.as_deref().is_some_and(|m| m.contains("MTU"));
 

@@ -62,7 +62,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         kind: args.attach,
         force: args.force,
     })
-    .inspect_err(|_| loaded.pins.undo())?;
+    .inspect_err(|_| loaded.pins.undo(loaded.program_id()))?;
 
     println!(
         "Success: Loaded BPF-object({}) and used program({})",

@@ -63,10 +63,20 @@ pub struct PinPlan {
 }
 
 impl PinPlan {
-    /// Removes the pins this load created (when attaching failed after it).
-    pub fn undo(&self) {
-        // remove_pin also drops the directory once it is empty.
+    /// Removes the pins this load created (when loading or attaching
+    /// failed), except those a racing `load` meanwhile reused for a
+    /// program that is running: those belong to the winner now. `own` is
+    /// the program this load made, if it got that far.
+    pub fn undo(&self, own: Option<u32>) {
+        if self.created.is_empty() {
+            return;
+        }
+        let in_use = maps_in_use_except(own.as_slice());
         for (_, path) in &self.created {
+            if pinned_map(path).is_some_and(|(id, _)| in_use.contains(&id)) {
+                continue;
+            }
+            // remove_pin also drops the directory once it is empty.
             pin::remove_pin(path);
         }
     }
@@ -172,6 +182,15 @@ pub fn maps_by_program() -> HashMap<u32, Vec<u32>> {
         .collect()
 }
 
+/// Ids of the maps that loaded programs other than `owners` use.
+fn maps_in_use_except(owners: &[u32]) -> HashSet<u32> {
+    maps_by_program()
+        .into_iter()
+        .filter(|(prog, _)| !owners.contains(prog))
+        .flat_map(|(_, maps)| maps)
+        .collect()
+}
+
 /// The map pinned at `path`: its id and name.
 fn pinned_map(path: &Path) -> Option<(u32, String)> {
     let map = MapHandle::from_pinned_path(path).ok()?;
@@ -183,12 +202,7 @@ fn pinned_map(path: &Path) -> Option<(u32, String)> {
 /// `owners` (the programs being unloaded/unpinned). A map still used by
 /// any other program keeps its pin: it is not ours to remove.
 pub fn unpin_owned(dir: &Path, owners: &[u32]) -> Vec<String> {
-    let users = maps_by_program();
-    let used_by_others: HashSet<u32> = users
-        .iter()
-        .filter(|(prog, _)| !owners.contains(prog))
-        .flat_map(|(_, maps)| maps.iter().copied())
-        .collect();
+    let used_by_others = maps_in_use_except(owners);
     let mut lines = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();

@@ -266,6 +266,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The kernel id of the loaded program.
+    pub fn program_id(&self) -> Option<u32> {
+        libbpf_rs::Program::id_from_fd(self.program_fd()).ok()
+    }
+
     pub fn program_fd(&self) -> BorrowedFd<'_> {
         // Names are compared as `programs` shows them (damaged objects can
         // have names that are not UTF-8).
@@ -317,7 +322,7 @@ pub fn load(
     libbpf_log::take();
     let object = open.load().map_err(|err| {
         // libbpf unpins what it pinned, but leaves the directory it made.
-        pins.undo();
+        pins.undo(None);
         load_failure(&object_name, &choice.name, &err)
     })?;
     Ok(Loaded {

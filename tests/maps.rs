@@ -118,38 +118,6 @@ fn is_pinned(pin: &str) -> bool {
     bpftool
 }
 
-fn hex_bytes(list: &Value) -> Vec<u8> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("not a byte list: {list}"))
-        .iter()
-        .map(|b| {
-            let s = b.as_str().unwrap();
-            u8::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
-        })
-        .collect()
-}
-
-/// Per-action (packets, bytes) summed over CPUs by bpftool's raw dump
-/// (key: u32, value: struct datarec { u64 rx_packets; u64 rx_bytes; }).
-#[track_caller]
-fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
-    let dump = json("bpftool", &["-j", "map", "dump", "pinned", pin]);
-    let mut totals = [(0, 0); 5];
-    let entries = dump.as_array().unwrap_or_else(|| panic!("{dump}"));
-    assert_eq!(entries.len(), 5, "one entry per action: {dump}");
-    for entry in entries {
-        let key = hex_bytes(&entry["key"]);
-        let key = u32::from_le_bytes(key[..4].try_into().unwrap()) as usize;
-        for cpu in entry["values"].as_array().unwrap() {
-            let v = hex_bytes(&cpu["value"]);
-            assert_eq!(v.len(), 16, "{entry}");
-            totals[key].0 += u64::from_le_bytes(v[..8].try_into().unwrap());
-            totals[key].1 += u64::from_le_bytes(v[8..].try_into().unwrap());
-        }
-    }
-    totals
-}
-
 /// bpftool's totals agree with a stats sample, action by action.
 #[track_caller]
 fn assert_bpftool_agrees(pin: &str, sample: &Value) {

@@ -49,3 +49,100 @@ fn a_signal_during_load_leaves_all_or_nothing() {
         "(complete, none) = {outcomes:?}"
     );
 }
+
+#[test]
+fn forced_replaces_lose_no_packet() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    net.settle();
+    loader(&["load", net.host_if(), "xdp_pass"]).ok();
+    let before = net.pinned_pass_count();
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let receiver = std::net::UdpSocket::bind((net.host_ip.as_str(), port)).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let sender = net.in_namespace(|| std::net::UdpSocket::bind((net.peer_ip.as_str(), 0)).unwrap());
+    sender.connect((net.host_ip.as_str(), port)).unwrap();
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (sent, received) = std::thread::scope(|scope| {
+        let counting = scope.spawn(|| {
+            let mut buf = [0u8; 64];
+            let mut n = 0u64;
+            while receiver.recv(&mut buf).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        let sending = scope.spawn(|| {
+            let mut n = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                sender.send(&n.to_le_bytes()).unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            n
+        });
+        // Swap between two different pass programs, 100 times, under traffic.
+        for round in 0..100 {
+            let (object, program) = match round % 2 {
+                0 => ("xdp_prog", "xdp_pass_func"),
+                _ => ("xdp_pass", "xdp_prog_simple"),
+            };
+            loader(&["load", "-F", "-n", program, net.host_if(), object]).ok();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = sending.join().unwrap();
+        (sent, counting.join().unwrap())
+    });
+    assert!(sent > 1000, "only {sent} datagrams sent");
+    assert_eq!(received, sent, "datagrams lost during the replaces");
+    // Every one went through an XDP program: no moment without one.
+    assert_eq!(net.pinned_pass_count() - before, sent);
+}
+
+#[test]
+fn racing_loads_without_force_one_wins_and_owns_the_pins() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let pin = format!("/sys/fs/bpf/{}/xdp_stats_map", net.host_if());
+    for round in 0..10 {
+        // Both start together; the kernel lets exactly one attach.
+        let children: Vec<_> = ["xdp_pass", "xdp_stats1"]
+            .iter()
+            .map(|object| {
+                Command::new(loader_path())
+                    .args(["load", net.host_if(), object])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let runs: Vec<Run> = children
+            .into_iter()
+            .map(|c| Run::from(c.wait_with_output().unwrap()))
+            .collect();
+        let winners = runs.iter().filter(|r| r.code == 0).count();
+        assert_eq!(winners, 1, "round {round}: {runs:#?}");
+        let loser = runs.iter().find(|r| r.code != 0).unwrap();
+        assert_eq!(loser.code, 30, "round {round}: {loser:#?}");
+        assert!(loser.hint().contains("--force"), "{loser:#?}");
+        // The pin holds the map of the program that is attached.
+        let prog_id = net.ip_link_xdp().expect("the winner is attached")["prog"]["id"].clone();
+        let prog = json(
+            "bpftool",
+            &["-j", "prog", "show", "id", &prog_id.to_string()],
+        );
+        let map_id = json("bpftool", &["-j", "map", "show", "pinned", &pin])["id"].clone();
+        assert!(
+            prog["map_ids"].as_array().unwrap().contains(&map_id),
+            "round {round}: pinned map {map_id} is not the winner's: {prog}"
+        );
+        loader(&["unload", net.host_if()]).ok();
+        assert!(!Path::new(&pin).exists());
+    }
+}

@@ -36,7 +36,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Run {
+    pub fn from(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -364,4 +364,62 @@ impl TestNet {
             }
         }
     }
+}
+
+impl TestNet {
+    /// Runs `work` on a thread that has joined the namespace's network
+    /// namespace: sockets it creates live in there (and stay there when
+    /// handed back to the caller's thread).
+    pub fn in_namespace<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+        let netns = std::fs::File::open(format!("/run/netns/{}", self.name)).expect("netns file");
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: a valid netns fd; only this thread moves.
+                    let ret = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(ret, 0, "setns: {}", std::io::Error::last_os_error());
+                    work()
+                })
+                .join()
+                .expect("namespace thread")
+        })
+    }
+
+    /// XDP_PASS packets counted in the pinned xdp_stats_map (by bpftool).
+    pub fn pinned_pass_count(&self) -> u64 {
+        bpftool_counts(&format!("/sys/fs/bpf/{}/xdp_stats_map", self.name))[2].0
+    }
+}
+
+pub fn hex_bytes(list: &Value) -> Vec<u8> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a byte list: {list}"))
+        .iter()
+        .map(|b| {
+            let s = b.as_str().unwrap();
+            u8::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+        })
+        .collect()
+}
+
+/// Per-action (packets, bytes) summed over CPUs by bpftool's raw dump
+/// (key: u32, value: struct datarec { u64 rx_packets; u64 rx_bytes; }).
+#[track_caller]
+pub fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
+    let dump = json("bpftool", &["-j", "map", "dump", "pinned", pin]);
+    let mut totals = [(0, 0); 5];
+    let entries = dump.as_array().unwrap_or_else(|| panic!("{dump}"));
+    assert_eq!(entries.len(), 5, "one entry per action: {dump}");
+    for entry in entries {
+        let key = hex_bytes(&entry["key"]);
+        let key = u32::from_le_bytes(key[..4].try_into().unwrap()) as usize;
+        for cpu in entry["values"].as_array().unwrap() {
+            let v = hex_bytes(&cpu["value"]);
+            assert_eq!(v.len(), 16, "{entry}");
+            totals[key].0 += u64::from_le_bytes(v[..8].try_into().unwrap());
+            totals[key].1 += u64::from_le_bytes(v[8..].try_into().unwrap());
+        }
+    }
+    totals
 }
