@@ -24,7 +24,21 @@ pub fn pin_dir(ifname: &str, pin_path: Option<&Path>) -> Result<PathBuf, Failure
         pin::ensure_bpffs()?;
         return Ok(Path::new(BPFFS_ROOT).join(ifname));
     };
-    // The directory may not exist yet: its nearest existing ancestor decides.
+    // `..` could walk out of bpffs after the check below; no need for it.
+    if dir
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("--pin-path {} contains '..'", dir.display()),
+        )
+        .hint(format!(
+            "give the directory plainly, e.g. {BPFFS_ROOT}/mypins"
+        )));
+    }
+    // The directory may not exist yet: its nearest existing ancestor decides
+    // (following symlinks, so a link out of bpffs is refused too).
     let on_bpffs = dir
         .ancestors()
         .find(|p| p.exists())
@@ -315,6 +329,13 @@ fn attached_ids(iface: &iface::Interface) -> Result<Vec<u32>, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pin_path_with_dotdot_is_refused() {
+        let err = pin_dir("veth0", Some(Path::new("/sys/fs/bpf/x/../../../tmp"))).unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(err.message.contains("'..'"), "{}", err.message);
+    }
 
     #[test]
     fn pin_path_outside_bpffs_is_refused() {

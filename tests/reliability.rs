@@ -146,3 +146,126 @@ fn racing_loads_without_force_one_wins_and_owns_the_pins() {
         assert!(!Path::new(&pin).exists());
     }
 }
+
+#[test]
+fn pin_path_cannot_escape_bpffs() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let link = format!("/sys/fs/bpf/{}-escape", net.host_if());
+    std::os::unix::fs::symlink("/tmp", &link).unwrap();
+    let through_link = format!("{link}/pins");
+    let dotdot = format!("/sys/fs/bpf/{}/../../../tmp", net.host_if());
+    let runs = [
+        loader(&["load", "-p", &through_link, net.host_if(), "xdp_pass"]).fails_with(2),
+        loader(&["load", "-p", &dotdot, net.host_if(), "xdp_pass"]).fails_with(2),
+    ];
+    std::fs::remove_file(&link).unwrap();
+    assert!(
+        runs[0].stderr.contains("is not on a BPF filesystem"),
+        "{runs:#?}"
+    );
+    assert!(runs[1].stderr.contains("contains '..'"), "{runs:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+    assert!(!Path::new("/tmp/pins").exists() || !Path::new("/tmp/pins/xdp_stats_map").exists());
+}
+
+#[test]
+fn unload_keeps_pins_another_program_still_uses() {
+    let (Some(a), Some(b)) = (
+        TestNet::for_privileged_test(),
+        TestNet::for_privileged_test(),
+    ) else {
+        return;
+    };
+    let dir = format!("/sys/fs/bpf/{}-shared", a.host_if());
+    let pin = format!("{dir}/xdp_stats_map");
+    loader(&["load", "-p", &dir, a.host_if(), "xdp_pass"]).ok();
+    let run = loader(&["load", "-p", &dir, b.host_if(), "xdp_stats1"]).ok();
+    assert!(run.stdout.contains("reusing pinned map"), "{run:#?}");
+
+    let run = loader(&["unload", "-p", &dir, a.host_if()]).ok();
+    assert!(
+        run.stdout.contains("kept pinned map xdp_stats_map"),
+        "{run:#?}"
+    );
+    assert!(
+        Path::new(&pin).exists(),
+        "unload removed a pin b's program uses"
+    );
+    let map_id = json("bpftool", &["-j", "map", "show", "pinned", &pin])["id"].clone();
+    let b_prog = b.ip_link_xdp().unwrap()["prog"]["id"].to_string();
+    let b_maps = json("bpftool", &["-j", "prog", "show", "id", &b_prog])["map_ids"].clone();
+    assert!(b_maps.as_array().unwrap().contains(&map_id));
+
+    loader(&["unload", "-p", &dir, b.host_if()]).ok();
+    assert!(
+        !Path::new(&dir).exists(),
+        "the last unload removes the pins and the dir"
+    );
+}
+
+#[test]
+fn stats_keeps_reporting_through_50_reloads() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let pin = format!("/sys/fs/bpf/{}/xdp_stats_map", net.host_if());
+    loader(&["load", net.host_if(), "xdp_stats1"]).ok();
+    let mut stats = Command::new(loader_path())
+        .args([
+            "stats",
+            net.host_if(),
+            "--json",
+            "--follow",
+            "--interval",
+            "0.05",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for round in 0..50 {
+        // Half reuse the pinned map; half get a new one (the pin removed first).
+        if round % 2 == 1 {
+            std::fs::remove_file(&pin).unwrap();
+        }
+        let object = ["xdp_stats1", "xdp_pass"][round % 2];
+        loader(&["load", "-F", net.host_if(), object]).ok();
+        ids.insert(
+            json("bpftool", &["-j", "map", "show", "pinned", &pin])["id"]
+                .as_u64()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        stats.try_wait().unwrap().is_none(),
+        "stats ended during the reloads"
+    );
+    sh("kill", &["-INT", &stats.id().to_string()]);
+    let out = stats.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let samples: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert!(samples.len() > 20, "{} samples", samples.len());
+    let last_id = samples.last().unwrap()["map_id"].clone();
+    assert_eq!(
+        &last_id,
+        ids.iter().last().unwrap(),
+        "stats ends on the newest map"
+    );
+    let switches = String::from_utf8_lossy(&out.stderr)
+        .matches("changed its id")
+        .count();
+    assert!(
+        switches >= 5,
+        "only {switches} switches noticed of {} maps",
+        ids.len()
+    );
+}
