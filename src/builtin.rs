@@ -13,6 +13,15 @@ pub mod skel {
     pub mod xdp_stats1 {
         include!(concat!(env!("OUT_DIR"), "/xdp_stats1.skel.rs"));
     }
+    pub mod xdp_parser {
+        include!(concat!(env!("OUT_DIR"), "/xdp_parser.skel.rs"));
+    }
+    pub mod xdp_rewrite {
+        include!(concat!(env!("OUT_DIR"), "/xdp_rewrite.skel.rs"));
+    }
+    pub mod xdp_redirect {
+        include!(concat!(env!("OUT_DIR"), "/xdp_redirect.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -51,6 +60,24 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "basic03",
         description: "counts packets and bytes per verdict in xdp_stats_map, passes everything",
         object: object_of!("xdp_stats1"),
+    },
+    Builtin {
+        name: "xdp_parser",
+        lesson: "packet01",
+        description: "parses Ethernet, VLAN, IPv4/IPv6, ICMP, UDP and TCP headers; drops pings with an even sequence number",
+        object: object_of!("xdp_parser"),
+    },
+    Builtin {
+        name: "xdp_rewrite",
+        lesson: "packet02",
+        description: "rewrites packets: UDP/TCP destination port - 1, or pops/pushes a VLAN tag (pick with -n)",
+        object: object_of!("xdp_rewrite"),
+    },
+    Builtin {
+        name: "xdp_redirect",
+        lesson: "packet03",
+        description: "answers pings with XDP_TX, redirects with maps, routes with bpf_fib_lookup (pick with -n)",
+        object: object_of!("xdp_redirect"),
     },
 ];
 

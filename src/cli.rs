@@ -44,6 +44,8 @@ pub enum Command {
     Unpin(PinArgs),
     /// Remove link pins whose attachment is gone (interface deleted, link detached).
     Clean,
+    /// Point the redirect program on IFNAME (built-in xdp_redirect) at another interface (packet03).
+    Redirect(RedirectArgs),
     /// Test environments: a network namespace joined to this one by a veth pair.
     Testenv(TestenvArgs),
 }
@@ -215,6 +217,58 @@ pub struct PinArgs {
     pub pin_path: Option<PathBuf>,
 }
 
+/// The packet03 lesson's `xdp_prog_user`: fills the pinned redirect maps.
+#[derive(Args, Debug)]
+#[command(after_help = "Fills whichever of these maps are pinned for IFNAME: \
+                  tx_port[0] = ifindex of --to (xdp_redirect_map_func); \
+                  redirect_params[--src-mac] = --dest-mac (xdp_redirect_map_func); \
+                  redirect_target[0] = {ifindex of --to, --dest-mac} (xdp_redirect_func). \
+                  Load the program first: xdp-loader load IFNAME xdp_redirect -n xdp_redirect_map_func")]
+pub struct RedirectArgs {
+    /// Interface whose redirect program's maps are filled (where the frames arrive).
+    #[arg(value_name = "IFNAME", required_unless_present = "dev")]
+    pub ifname: Option<String>,
+
+    /// Interface (C tutorial spelling).
+    #[arg(
+        short = 'd',
+        long = "dev",
+        value_name = "IFNAME",
+        conflicts_with = "ifname"
+    )]
+    pub dev: Option<String>,
+
+    /// Interface the frames are sent out of.
+    #[arg(
+        short = 'r',
+        long = "to",
+        visible_alias = "redirect-dev",
+        value_name = "IFNAME2"
+    )]
+    pub to: String,
+
+    /// Forward the frames with this source MAC (needs --dest-mac), e.g. aa:bb:cc:00:11:22.
+    #[arg(short = 'L', long, value_name = "MAC")]
+    pub src_mac: Option<String>,
+
+    /// New destination MAC of the forwarded frames.
+    #[arg(short = 'R', long, value_name = "MAC")]
+    pub dest_mac: Option<String>,
+
+    /// Where the maps are pinned, if not /sys/fs/bpf/IFNAME.
+    #[arg(short = 'p', long = "pin-path", value_name = "DIR")]
+    pub pin_path: Option<PathBuf>,
+}
+
+impl RedirectArgs {
+    pub fn ifname(&self) -> &str {
+        self.dev
+            .as_deref()
+            .or(self.ifname.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     /// Interface whose pinned xdp_stats_map is read (/sys/fs/bpf/IFNAME/xdp_stats_map).
@@ -337,5 +391,13 @@ pub enum TestenvCommand {
         env: EnvName,
         #[arg(long)]
         inner: bool,
+    },
+    /// Redirect between two environments with XDP (packet03): ENV1's namespace
+    /// reaches ENV2's through the outside interfaces, without the host's stack.
+    Redirect {
+        /// Environment whose namespace sends (and receives the replies).
+        env1: String,
+        /// Environment whose namespace receives.
+        env2: String,
     },
 }

@@ -11,6 +11,7 @@
 //! - `pin`: bpffs and pin paths
 //! - `signals`: hold Ctrl-C/SIGTERM while load changes the system
 //! - `maps`: pin, reuse and unpin a program's maps
+//! - `redirect`: fill the packet03 redirect maps (the lesson's `xdp_prog_user`)
 //! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
 //! - `testenv`: test environments (namespace + veth pair)
@@ -28,6 +29,7 @@ pub mod libbpf_log;
 pub mod maps;
 pub mod object;
 pub mod pin;
+pub mod redirect;
 pub mod signals;
 pub mod stats;
 pub mod status;
@@ -49,6 +51,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Pin(args) => maps::pin_command(args),
         Command::Unpin(args) => maps::unpin_command(args),
         Command::Clean => commands::clean(),
+        Command::Redirect(args) => redirect::run(args),
         Command::Testenv(args) => testenv::run(&args.command),
     }
 }

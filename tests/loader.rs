@@ -540,6 +540,9 @@ fn list_shows_every_builtin_without_root() {
         "xdp_pass (basic01)",
         "xdp_prog (basic02, basic04)",
         "xdp_stats1 (basic03)",
+        "xdp_parser (packet01)",
+        "xdp_rewrite (packet02)",
+        "xdp_redirect (packet03)",
         "xdp_prog_simple",
         "xdp_abort_func",
     ] {
