@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::{Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
+use libbpf_rs::{MapType, Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
 
 use crate::builtin::{self, Builtin};
 use crate::error::{errno_of, errno_text, Exit, Failure, ROOT_HINT};
@@ -156,6 +156,38 @@ pub fn programs(open: &OpenObject) -> Vec<ProgramEntry> {
         .collect()
 }
 
+/// The most kernel memory one map may ask for. Far above what any lesson
+/// needs; a damaged or mistaken `max_entries` asks for much more, and the
+/// kernel would spend minutes (unkillable) allocating it.
+const MAX_MAP_BYTES: u64 = 1 << 30;
+
+/// Refuses maps that would need absurd amounts of kernel memory.
+fn check_map_sizes(open: &OpenObject, object: &str) -> Result<(), Failure> {
+    let cpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+    for map in open.maps() {
+        let per_cpu = matches!(
+            map.map_type(),
+            MapType::PercpuArray | MapType::PercpuHash | MapType::LruPercpuHash
+        );
+        let value = u64::from(map.value_size()) * if per_cpu { cpus } else { 1 };
+        let bytes = u64::from(map.max_entries()).saturating_mul(u64::from(map.key_size()) + value);
+        if bytes > MAX_MAP_BYTES {
+            return Err(Failure::new(
+                Exit::Bpf,
+                format!(
+                    "map '{}' of '{object}' would need {} MiB of kernel memory ({} entries of {} B)",
+                    lossy(map.name()),
+                    bytes >> 20,
+                    map.max_entries(),
+                    u64::from(map.key_size()) + value
+                ),
+            )
+            .hint("the object looks damaged, or max_entries is far too large: lower it in the map's definition"));
+        }
+    }
+    Ok(())
+}
+
 /// The names of an opened object's maps.
 pub fn map_names(open: &OpenObject) -> Vec<String> {
     open.maps()
@@ -296,6 +328,7 @@ pub fn load(
     let object_name = source.name();
     let mut open = source.open()?;
     let choice = choose(&object_name, &programs(&open), sel)?;
+    check_map_sizes(&open, &object_name)?;
     let pins = match pin_dir {
         Some(dir) => maps::plan(&mut open, &object_name, dir)?,
         None => PinPlan::default(),

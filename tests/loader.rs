@@ -556,3 +556,28 @@ fn usage_errors_exit_2() {
     assert_eq!(loader(&["load", "-m", "turbo", "eth0", "xdp_pass"]).code, 2);
     assert_eq!(loader(&["frobnicate"]).code, 2);
 }
+
+#[test]
+fn a_map_asking_for_absurd_memory_is_refused_before_the_kernel_tries() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let obj = compile_bpf(
+        "huge_map",
+        r#"
+struct { int (*type)[6]; int (*max_entries)[2000000000]; unsigned int *key; unsigned long long (*value)[4]; }
+    huge __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let started = std::time::Instant::now();
+    let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        run.stderr.contains("map 'huge' of 'huge_map' would need"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("max_entries"), "{run:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+}
