@@ -269,3 +269,81 @@ fn stats_keeps_reporting_through_50_reloads() {
         ids.len()
     );
 }
+
+/// Starts `stats IF --json` and returns it once its first sample is out.
+fn running_stats(net: &TestNet) -> std::process::Child {
+    use std::io::BufRead;
+    let mut stats = Command::new(loader_path())
+        .args(["stats", net.host_if(), "--json", "--interval", "0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(stats.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("map_id"), "first sample: {first}");
+    stats
+}
+
+/// Waits (at most 5 s) for `stats` to exit; returns its code and stderr.
+fn stats_exit(mut stats: std::process::Child) -> (Option<i32>, String) {
+    for _ in 0..50 {
+        if stats.try_wait().unwrap().is_some() {
+            let out = stats.wait_with_output().unwrap();
+            return (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = stats.kill();
+    panic!("stats did not notice within 5 s");
+}
+
+#[test]
+fn stats_says_when_the_interface_is_removed() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", net.host_if(), "xdp_stats1"]).ok();
+    let stats = running_stats(&net);
+    sh("ip", &["link", "del", net.host_if()]);
+    let (code, stderr) = stats_exit(stats);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Error: interface {} is gone", net.host_if())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stats_says_when_another_tool_replaces_the_program() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", "-m", "skb", net.host_if(), "xdp_stats1"]).ok();
+    let stats = running_stats(&net);
+    // iproute2 loads its own copy of the object, with its own maps.
+    let object = concat!(env!("OUT_DIR"), "/xdp_pass.bpf.o");
+    sh(
+        "ip",
+        &[
+            "-force",
+            "link",
+            "set",
+            "dev",
+            net.host_if(),
+            "xdpgeneric",
+            "obj",
+            object,
+            "sec",
+            "xdp",
+        ],
+    );
+    let (code, stderr) = stats_exit(stats);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("does not use xdp_stats_map id"), "{stderr}");
+}
