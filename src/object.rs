@@ -382,12 +382,38 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
             return failure.hint("the full verifier log is above; its last lines say why");
         }
         let shown = 8;
-        return failure
+        let failure = failure
             .details(std::iter::once(format!(
                 "verifier log (last {shown} lines):"
             )))
-            .details(tail(&verifier, shown).into_iter().map(|l| format!("  {l}")))
-            .hint("the last lines say why; -v prints the whole log");
+            .details(tail(&verifier, shown).into_iter().map(|l| format!("  {l}")));
+        // "invalid func unknown#N": a helper this kernel does not have.
+        if verifier.iter().any(|l| l.starts_with("invalid func")) {
+            return failure.hint(format!(
+                "the program calls a BPF helper this kernel ({}) does not have: it needs a newer kernel",
+                kernel_release()
+            ));
+        }
+        return failure.hint("the last lines say why; -v prints the whole log");
+    }
+    // libbpf: "map 'NAME': failed to create: -EINVAL"
+    if let Some(map) = log.iter().find_map(|l| {
+        l.split_once("map '")
+            .and_then(|(_, rest)| rest.split_once("': failed to create"))
+            .map(|(name, _)| name.to_string())
+    }) {
+        return Failure::new(
+            Exit::Bpf,
+            format!(
+                "the kernel refused to create map '{map}' of '{object}': {}",
+                errno_text(errno)
+            ),
+        )
+        .details(tail(&log, 3))
+        .hint(format!(
+            "its type, flags or sizes may need a newer kernel than {} (bpftool feature probe lists what this one has)",
+            kernel_release()
+        ));
     }
     let failure = Failure::new(
         Exit::Bpf,
@@ -401,6 +427,13 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
         libc::EPERM | libc::EACCES => failure.hint(ROOT_HINT),
         _ => failure,
     }
+}
+
+/// `uname -r`, for hints about kernel features.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|_| "this kernel".into())
 }
 
 /// The last `n` lines of a log.

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::*;
 
 /// An XDP program without any header, so the test needs only clang.
@@ -580,4 +582,92 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
     );
     assert!(run.hint().contains("max_entries"), "{run:#?}");
     assert_eq!(net.ip_link_xdp(), None);
+}
+
+#[test]
+fn missing_kernel_features_are_named() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    // A map type no kernel has (250), and a helper no kernel has (999).
+    let map = compile_bpf(
+        "future_map",
+        r#"
+struct { int (*type)[250]; int (*max_entries)[4]; unsigned int *key; unsigned int *value; }
+    future __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let helper = compile_bpf(
+        "future_helper",
+        r#"
+static long (*bpf_future_helper)(void *ctx) = (void *) 999;
+__attribute__((section("xdp"), used)) int future(void *ctx) { return bpf_future_helper(ctx) ? 1 : 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&map)]).fails_with(40);
+    assert!(
+        run.stderr
+            .contains("the kernel refused to create map 'future' of 'future_map'"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("newer kernel"), "{run:#?}");
+    let run = loader(&["load", net.host_if(), path(&helper)]).fails_with(40);
+    assert!(run.stderr.contains("invalid func unknown#999"), "{run:#?}");
+    assert!(run.hint().contains("BPF helper this kernel"), "{run:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+    assert!(!std::path::Path::new(&format!("/sys/fs/bpf/{}", net.host_if())).exists());
+}
+
+#[test]
+fn bpffs_is_mounted_when_missing() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    // In a private mount namespace, so the machine's /sys/fs/bpf is untouched.
+    let script = format!(
+        "umount /sys/fs/bpf 2>/dev/null; umount /sys/fs/bpf 2>/dev/null; \
+         {loader} load {ifname} xdp_pass && stat -f -c %T /sys/fs/bpf && \
+         ls /sys/fs/bpf/{ifname} && {loader} unload {ifname}",
+        loader = loader_path(),
+        ifname = net.host_if()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Note: mounted bpffs at /sys/fs/bpf"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("bpf_fs"), "{stdout}");
+    assert!(stdout.contains("xdp_stats_map"), "{stdout}");
+}
+
+#[test]
+fn without_root_the_needed_capabilities_are_named() {
+    if !privileged() {
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .args([loader_path(), "load", "lo", "xdp_pass"])
+        .output()
+        .unwrap();
+    let run = Run::from(out).fails_with(1);
+    assert!(
+        run.stderr.contains("xdp-loader load needs root"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("CAP_BPF"), "{run:#?}");
 }
