@@ -21,6 +21,9 @@ BASIC01_ENV ?= basic01
 BASIC02_ENV ?= basic02
 BASIC03_ENV ?= basic03
 BASIC04_ENV ?= basic04
+PACKET01_ENV ?= packet01
+PACKET02_ENV ?= packet02
+PACKET03_ENV ?= packet03
 
 # --- Finding cargo ----------------------------------------------------------
 # `sudo` resets PATH and HOME, which hides a rustup installed for the user who
@@ -65,10 +68,29 @@ WALK := export PATH="$(abspath $(dir $(LOADER))):$$PATH"; \
 		if [ $$rc -ne $$want ]; then echo "UNEXPECTED: exit code $$rc, expected $$want" >&2; return 1; fi; \
 		echo "(exit code $$rc: failed, as expected)"; }
 
+# More for the packet lessons. `addr6 ENV`/`addr4 ENV`: the outside end's
+# address; `inside6 ENV`/`inside4 ENV`: veth0's, inside. `capture ARGS`
+# starts tcpdump ARGS in the background (output saved, shown by `captured`
+# when it has its -c packets or after 10 s). `has_vlan`: can this kernel make
+# 802.1Q VLAN devices (testenv setup --vlan)?
+PACKET_WALK := $(WALK); \
+	addr_of() { ip $$1 -o addr show dev "$$2" scope global | awk '{ sub("/.*", "", $$4); print $$4; exit }'; }; \
+	addr6() { addr_of -6 "$$1"; }; addr4() { addr_of -4 "$$1"; }; \
+	inside6() { addr_of "-n $$1 -6" veth0; }; inside4() { addr_of "-n $$1 -4" veth0; }; \
+	quoted() { local arg out=""; for arg; do case $$arg in *[[:space:][]*) out="$$out '$$arg'";; *) out="$$out $$arg";; esac; done; echo "$${out\# }"; }; \
+	capture() { cap_out=$$(mktemp); cap_err=$$(mktemp); printf '$$ %s &\n' "tcpdump $$(quoted "$$@")"; \
+		timeout 10 tcpdump -l "$$@" >"$$cap_out" 2>"$$cap_err" & cap_pid=$$!; \
+		for _ in $$(seq 50); do grep -q 'listening on' "$$cap_err" && break; sleep 0.1; done; }; \
+	captured() { wait $$cap_pid || true; echo "(tcpdump saw:)"; cat "$$cap_out"; rm -f "$$cap_out" "$$cap_err"; }; \
+	has_vlan() { [ -d /proc/net/vlan ] || { modprobe -q 8021q 2>/dev/null && [ -d /proc/net/vlan ]; }; }
+
 # Runs on exit (success, failure or Ctrl-C): removes the environment $(1).
 cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1) >/dev/null 2>&1 || true; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environment $(1) removed" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
+# The same for several environments ($(1): a list of names).
+cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 clean
+.PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 \
+	packet01 packet02 packet03 clean
 
 help:
 	@echo "xdp-tutorial (Rust): targets"
@@ -79,6 +101,9 @@ help:
 	@echo "  make basic02   [root] lesson basic02 step by step (pick programs by name, --force, modes)"
 	@echo "  make basic03   [root] lesson basic03 step by step (a map counts packets; read it with stats)"
 	@echo "  make basic04   [root] lesson basic04 step by step (pinned maps: reload keeps counters, stats follows)"
+	@echo "  make packet01  [root] lesson packet01 step by step (parsing: even echo sequence numbers dropped)"
+	@echo "  make packet02  [root] lesson packet02 step by step (rewriting: UDP port - 1, VLAN push/pop)"
+	@echo "  make packet03  [root] lesson packet03 step by step (XDP_TX echo replies, redirect, router)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
 	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
@@ -264,6 +289,142 @@ basic04:
 	run rm /sys/fs/bpf/$(BASIC04_ENV)/xdp_stats_map; \
 	run xdp-loader testenv teardown --name $(BASIC04_ENV); \
 	printf '\nbasic04 done.\n'
+
+packet01:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(PACKET_WALK); $(call cleanup_trap_all,$(PACKET01_ENV) $(PACKET01_ENV)v); \
+	for env in $(PACKET01_ENV) $(PACKET01_ENV)v; do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	step "packet01, step 1: a test environment with IPv6 and, with --legacy-ip, IPv4"; \
+	run xdp-loader testenv setup --name $(PACKET01_ENV) --legacy-ip; \
+	step "step 2: load xdp_parser: it parses Ethernet, up to two VLAN tags, IPv4/IPv6 and ICMP/ICMPv6, and drops echo requests with an even sequence number"; \
+	run xdp-loader load $(PACKET01_ENV) xdp_parser; \
+	step "step 3: 6 pings over IPv6: only icmp_seq 1, 3 and 5 are answered. tcpdump on $(PACKET01_ENV) runs after XDP: it sees only those 3 requests"; \
+	capture -n -i $(PACKET01_ENV) -Q in -c 3 'icmp6 and ip6[40] == 128'; \
+	run xdp-loader testenv ping --name $(PACKET01_ENV) -c 6; \
+	captured; \
+	step "step 4: the same over IPv4 (its header length varies: the parser reads it from ihl)"; \
+	capture -n -i $(PACKET01_ENV) -Q in -c 3 'icmp[icmptype] == icmp-echo'; \
+	run xdp-loader testenv ping --name $(PACKET01_ENV) --legacy-ip -c 6; \
+	captured; \
+	step "step 5: the verdicts as counted by the program: XDP_DROP 6 (3 + 3 even requests)"; \
+	run xdp-loader stats $(PACKET01_ENV) --count 1; \
+	step "step 6: through a VLAN (testenv setup --vlan: 802.1Q devices on both ends)"; \
+	if has_vlan; then \
+		run xdp-loader testenv setup --name $(PACKET01_ENV)v --vlan; \
+		run xdp-loader load $(PACKET01_ENV)v xdp_parser; \
+		vlan_ip=$$(addr6 $(PACKET01_ENV)v.1); \
+		run xdp-loader testenv exec --name $(PACKET01_ENV)v -- ping -c 6 -W 1 $$vlan_ip; \
+		run xdp-loader stats $(PACKET01_ENV)v --count 1; \
+		run xdp-loader testenv teardown --name $(PACKET01_ENV)v; \
+	else \
+		echo "skipped: this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q; modprobe 8021q fails), so testenv setup --vlan cannot work here."; \
+		echo "tests/packets.rs sends VLAN-tagged echo requests as raw frames instead, and checks the verdicts."; \
+	fi; \
+	step "step 7: unload and tear down"; \
+	run xdp-loader unload $(PACKET01_ENV); \
+	run xdp-loader testenv teardown --name $(PACKET01_ENV); \
+	printf '\npacket01 done.\n'
+
+packet02:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(PACKET_WALK); $(call cleanup_trap_all,$(PACKET02_ENV) $(PACKET02_ENV)v); \
+	for env in $(PACKET02_ENV) $(PACKET02_ENV)v; do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	step "packet02, step 1: a test environment"; \
+	run xdp-loader testenv setup --name $(PACKET02_ENV); \
+	outside=$$(addr6 $(PACKET02_ENV)); \
+	step "step 2: load xdp_port_rewrite_func: UDP and TCP destination port minus 1, checksum updated"; \
+	run xdp-loader load $(PACKET02_ENV) xdp_rewrite -n xdp_port_rewrite_func; \
+	step "step 3: checksum offload off on veth0: datagrams leave with a complete checksum, which tcpdump and the receiving kernel check"; \
+	run xdp-loader testenv exec --name $(PACKET02_ENV) -- ethtool -K veth0 tx off; \
+	step "step 4: one UDP datagram to port 2001 (bash's /dev/udp). It arrives for port 2000 with a good checksum; nothing listens there, so the kernel answers 'port 2000 unreachable'"; \
+	capture -n -vv -i $(PACKET02_ENV) -c 2 'udp or (icmp6 and ip6[40] == 1)'; \
+	printf '$$ %s\n' "xdp-loader testenv exec --name $(PACKET02_ENV) -- bash -c 'echo hello > /dev/udp/$$outside/2001'"; \
+	xdp-loader testenv exec --name $(PACKET02_ENV) -- bash -c "echo hello > /dev/udp/$$outside/2001"; \
+	captured; \
+	step "step 5: replace it with xdp_vlan_swap_func: it pushes VLAN 1 onto untagged frames and pops the outer tag of tagged ones"; \
+	run xdp-loader load -F $(PACKET02_ENV) xdp_rewrite -n xdp_vlan_swap_func; \
+	step "step 6: pings from inside arrive tagged with VLAN 1 (tcpdump -e shows the tag). $(PACKET02_ENV) has no VLAN 1 device, so the kernel drops them: no replies"; \
+	capture -n -e -i $(PACKET02_ENV) -Q in -c 2 'vlan and icmp6 and ip6[40] == 128'; \
+	expect_fail 1 xdp-loader testenv ping --name $(PACKET02_ENV) -c 2; \
+	captured; \
+	step "step 7: and the other way: pings sent on VLAN 1 inside (veth0.1, testenv setup --vlan) arrive without the tag"; \
+	if has_vlan; then \
+		run xdp-loader testenv setup --name $(PACKET02_ENV)v --vlan; \
+		run xdp-loader load $(PACKET02_ENV)v xdp_rewrite -n xdp_vlan_swap_func; \
+		vlan_ip=$$(addr6 $(PACKET02_ENV)v.1); \
+		capture -n -e -i $(PACKET02_ENV)v -Q in -c 2 'icmp6 and ip6[40] == 128'; \
+		run xdp-loader testenv exec --name $(PACKET02_ENV)v -- ping -c 2 -W 1 $$vlan_ip || true; \
+		captured; \
+		run xdp-loader testenv teardown --name $(PACKET02_ENV)v; \
+	else \
+		echo "skipped: this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q; modprobe 8021q fails), so testenv setup --vlan cannot work here."; \
+		echo "tests/packets.rs sends tagged frames as raw frames instead, and sees the tags popped."; \
+	fi; \
+	step "step 8: unload and tear down"; \
+	run xdp-loader unload $(PACKET02_ENV); \
+	run xdp-loader testenv teardown --name $(PACKET02_ENV); \
+	printf '\npacket02 done.\n'
+
+P03_TX := $(PACKET03_ENV)
+P03_L := $(PACKET03_ENV)-left
+P03_R := $(PACKET03_ENV)-right
+P03_A := $(PACKET03_ENV)-a
+P03_B := $(PACKET03_ENV)-b
+
+packet03:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(PACKET_WALK); $(call cleanup_trap_all,$(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B)); \
+	for env in $(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	step "packet03, part 1 (XDP_TX), step 1: a test environment; its namespace's kernel is told to ignore echo requests"; \
+	run xdp-loader testenv setup --name $(P03_TX) --legacy-ip; \
+	in6=$$(inside6 $(P03_TX)); in4=$$(inside4 $(P03_TX)); \
+	run xdp-loader testenv exec --name $(P03_TX) -- sysctl -w net.ipv4.icmp_echo_ignore_all=1 net.ipv6.icmp.echo_ignore_all=1; \
+	expect_fail 1 ping -6 -c 2 -W 1 $$in6; \
+	step "step 2: xdp_icmp_echo_func on veth0 inside answers pings itself (XDP_TX); xdp_pass_func out here, because a veth delivers XDP_TX frames only to a peer that runs XDP"; \
+	run xdp-loader load $(P03_TX) xdp_redirect -n xdp_pass_func; \
+	run xdp-loader testenv exec --name $(P03_TX) -- xdp-loader load veth0 xdp_redirect -n xdp_icmp_echo_func; \
+	step "step 3: pings from here to inside get replies again, over IPv6 and IPv4: XDP answers, not the kernel"; \
+	run ping -6 -c 3 -W 1 $$in6; \
+	run ping -4 -c 3 -W 1 $$in4; \
+	step "step 4: without the program, silence again"; \
+	run xdp-loader testenv exec --name $(P03_TX) -- xdp-loader unload veth0; \
+	expect_fail 1 ping -6 -c 2 -W 1 $$in6; \
+	run xdp-loader testenv teardown --name $(P03_TX); \
+	step "part 2 (redirect), step 1: two environments; testenv redirect joins them with xdp_redirect_map_func on both outside ends"; \
+	run xdp-loader testenv setup --name $(P03_L); \
+	run xdp-loader testenv setup --name $(P03_R); \
+	run xdp-loader testenv redirect $(P03_L) $(P03_R); \
+	step "step 2: ping from the left namespace to the right one: the frames go from one outside end straight out of the other"; \
+	run xdp-loader testenv exec --name $(P03_L) -- ping -6 -c 3 -W 1 $$(inside6 $(P03_R)); \
+	run xdp-loader stats $(P03_L) --count 1; \
+	run xdp-loader testenv teardown --name $(P03_L); \
+	run xdp-loader testenv teardown --name $(P03_R); \
+	step "part 3 (router), step 1: two environments; forwarding on for their outside ends only (these settings go with the interfaces)"; \
+	run xdp-loader testenv setup --name $(P03_A) --legacy-ip; \
+	run xdp-loader testenv setup --name $(P03_B) --legacy-ip; \
+	b6=$$(inside6 $(P03_B)); b4=$$(inside4 $(P03_B)); \
+	for env in $(P03_A) $(P03_B); do \
+		run sysctl -w net.ipv6.conf.$$env.forwarding=1 net.ipv4.conf.$$env.forwarding=1; \
+		run xdp-loader testenv exec --name $$env -- xdp-loader load veth0 xdp_redirect -n xdp_pass_func; \
+	done; \
+	if [ "$$(sysctl -n net.ipv6.conf.all.forwarding)" = 0 ]; then \
+		echo "The kernel itself does not forward IPv6 here (net.ipv6.conf.all.forwarding=0):"; \
+		expect_fail 1 xdp-loader testenv exec --name $(P03_A) -- ping -6 -c 2 -W 1 $$b6; \
+	fi; \
+	step "step 2: xdp_router_func on both outside ends: bpf_fib_lookup() finds the route and the neighbour's MAC, XDP lowers the TTL and redirects"; \
+	run xdp-loader load $(P03_A) xdp_redirect -n xdp_router_func; \
+	run xdp-loader load $(P03_B) xdp_redirect -n xdp_router_func; \
+	step "step 3: ping from A's namespace to B's: the replies come with ttl=63, one hop"; \
+	run xdp-loader testenv exec --name $(P03_A) -- ping -6 -c 3 -W 1 $$b6; \
+	run xdp-loader testenv exec --name $(P03_A) -- ping -4 -c 3 -W 1 $$b4; \
+	run xdp-loader stats $(P03_A) --count 1; \
+	step "step 4: tear down"; \
+	run xdp-loader testenv teardown --name $(P03_A); \
+	run xdp-loader testenv teardown --name $(P03_B); \
+	printf '\npacket03 done.\n'
 
 clean: cargo-check
 	$(BUILD_AS) $(CARGO) clean

@@ -423,3 +423,87 @@ pub fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
     }
     totals
 }
+
+/// The IPv4 addresses `TestNet::add_ipv4` gave a test network.
+#[derive(Debug, Clone)]
+pub struct Ipv4Pair {
+    /// The host end's address.
+    pub host_ip: String,
+    /// veth0's address, inside the namespace.
+    pub peer_ip: String,
+    /// The /30 both are in, e.g. `10.130.5.4/30`.
+    pub subnet: String,
+}
+
+static V4_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestNet {
+    /// Gives both ends IPv4 addresses, in a /30 of 10.128.0.0/10 that no
+    /// other test uses (13 bits of the pid, 7 of a counter: away from the
+    /// testenv's 10.11.0.0/16), with permanent ARP entries both ways, so no
+    /// ARP crosses the link.
+    pub fn add_ipv4(&self) -> Ipv4Pair {
+        let n = V4_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let index = ((std::process::id() & 0x1fff) << 7) | (n & 0x7f);
+        let base = u32::from(std::net::Ipv4Addr::new(10, 128, 0, 0)) | (index << 2);
+        let addr = |offset: u32| std::net::Ipv4Addr::from(base + offset).to_string();
+        let pair = Ipv4Pair {
+            host_ip: addr(1),
+            peer_ip: addr(2),
+            subnet: format!("{}/30", addr(0)),
+        };
+        let ns = self.name.as_str();
+        sh(
+            "ip",
+            &["addr", "add", &format!("{}/30", pair.host_ip), "dev", ns],
+        );
+        self.inside(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", pair.peer_ip),
+            "dev",
+            "veth0",
+        ]);
+        sh(
+            "ip",
+            &[
+                "neigh",
+                "replace",
+                &pair.peer_ip,
+                "lladdr",
+                &self.peer_mac(),
+                "nud",
+                "permanent",
+                "dev",
+                ns,
+            ],
+        );
+        self.inside(&[
+            "ip",
+            "neigh",
+            "replace",
+            &pair.host_ip,
+            "lladdr",
+            &self.host_mac(),
+            "nud",
+            "permanent",
+            "dev",
+            "veth0",
+        ]);
+        pair
+    }
+
+    /// The MAC address of the host end, as `ip -j link` shows it.
+    pub fn host_mac(&self) -> String {
+        mac(&json("ip", &["-j", "link", "show", "dev", &self.name]))
+    }
+
+    /// The MAC address of veth0 inside the namespace.
+    pub fn peer_mac(&self) -> String {
+        mac(&json(
+            "ip",
+            &["-n", &self.name, "-j", "link", "show", "dev", "veth0"],
+        ))
+    }
+}
