@@ -1321,6 +1321,22 @@ fn redirect_steps(
         }
     }
 
+    // A socket's UDP/TCP checksum is left for the device to finish (offload);
+    // an XDP redirect drops that mark, and the other side then discards the
+    // datagram as corrupt. Pings are unaffected; sockets need full sums.
+    for side in [a, b] {
+        let ns = side.env.name.as_str();
+        match in_netns(ns, "ethtool", &["-K", INSIDE_IF, "tx", "off"]) {
+            Ok(_) => report.push(format!(
+                " - in {ns}: transmit checksum offload off on {INSIDE_IF} (redirected UDP/TCP keeps valid checksums)"
+            )),
+            Err(_) => report.push(format!(
+                " - Note: could not turn off checksum offload in {ns} (is ethtool installed?): \
+                 UDP/TCP from sockets may be dropped after the redirect; pings work"
+            )),
+        }
+    }
+
     // The redirect programs, their maps filled before they are attached.
     for (side, peer) in [(a, b), (b, a)] {
         let dir = maps::pin_dir(&side.outside.name, None)?;
