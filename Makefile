@@ -14,6 +14,11 @@ LOADER := target/debug/xdp-loader
 VMLINUX_H ?= vmlinux/vmlinux.h
 DEB_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config make iproute2 bpftool \
                 iputils-ping tcpdump ethtool
+# `make bench` also counts syscalls per stats sample with strace.
+BENCH_DEB_PACKAGES := strace
+# The benchmark measures the release build: an unoptimized build would time
+# the compiler's debug settings, not the tool. BENCH_QUICK=1: a quick check.
+BENCH_LOADER := target/release/xdp-loader
 
 # Test environments used by the walk-through targets.
 DEMO_ENV ?= xdpdemo
@@ -90,7 +95,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
 .PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 \
-	packet01 packet02 packet03 clean
+	packet01 packet02 packet03 bench bench-quick clean
 
 help:
 	@echo "xdp-tutorial (Rust): targets"
@@ -104,6 +109,8 @@ help:
 	@echo "  make packet01  [root] lesson packet01 step by step (parsing: even echo sequence numbers dropped)"
 	@echo "  make packet02  [root] lesson packet02 step by step (rewriting: UDP port - 1, VLAN push/pop)"
 	@echo "  make packet03  [root] lesson packet03 step by step (XDP_TX echo replies, redirect, router)"
+	@echo "  make bench     [root] per-packet cost, live veth traffic, load/unload vs ip and bpftool, stats readout: one table"
+	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
 	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
@@ -139,6 +146,16 @@ test:
 	$(BUILD_AS) $(CARGO) build --locked
 	$(if $(BUILD_AS),$(BUILD_AS) $(CARGO) test --locked --no-run)
 	$(CARGO) test --locked
+
+# README, Performance. Not a test: nothing here has a time limit.
+bench:
+	$(need_root)
+	@$(SUBMAKE) deps DEB_PACKAGES='$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES)'
+	$(BUILD_AS) $(CARGO) build --release --locked
+	$(BENCH_LOADER) bench suite $(if $(BENCH_QUICK),--quick)
+
+bench-quick:
+	@$(SUBMAKE) bench BENCH_QUICK=1
 
 lint: cargo-check
 	$(BUILD_AS) $(CARGO) fmt --check

@@ -81,10 +81,15 @@ pub fn attach(req: &Request) -> Result<Outcome, Failure> {
         }
     };
 
-    let mode = iface::attached(req.iface.index)?
-        .into_iter()
-        .find(|a| a.prog_id == prog_id)
-        .map_or(req.mode, |a| a.mode);
+    // Only "unspecified" leaves the mode to the kernel: ask which it chose
+    // (any other mode is the one asked for, or the attach failed).
+    let mode = match req.mode {
+        Mode::Unspecified => iface::attached(req.iface.index)?
+            .into_iter()
+            .find(|a| a.prog_id == prog_id)
+            .map_or(req.mode, |a| a.mode),
+        explicit => explicit,
+    };
     Ok(Outcome {
         prog_id,
         mode,

@@ -22,6 +22,9 @@ pub mod skel {
     pub mod xdp_redirect {
         include!(concat!(env!("OUT_DIR"), "/xdp_redirect.skel.rs"));
     }
+    pub mod xdp_bench {
+        include!(concat!(env!("OUT_DIR"), "/xdp_bench.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -78,6 +81,12 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "packet03",
         description: "answers pings with XDP_TX, redirects with maps, routes with bpf_fib_lookup (pick with -n)",
         object: object_of!("xdp_redirect"),
+    },
+    Builtin {
+        name: "xdp_bench",
+        lesson: "bench",
+        description: "for `xdp-loader bench`: xdp_bare_pass (XDP_PASS, counts nothing: the baseline) and xdp_bench_tx (XDP_TX: the live-traffic generator)",
+        object: object_of!("xdp_bench"),
     },
 ];
 

@@ -48,6 +48,8 @@ pub enum Command {
     Redirect(RedirectArgs),
     /// Test environments: a network namespace joined to this one by a veth pair.
     Testenv(TestenvArgs),
+    /// Measure the built-in programs, the loader and the stats reader (see README, Performance).
+    Bench(BenchArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -399,5 +401,92 @@ pub enum TestenvCommand {
         env1: String,
         /// Environment whose namespace receives.
         env2: String,
+    },
+}
+
+/// `xdp-loader bench PROGRAM` measures one program's per-packet cost;
+/// the subcommands measure the rest (`suite` runs everything).
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+
+    /// Program function name (e.g. xdp_parser_func), or `all` for every one.
+    #[arg(value_name = "PROGRAM", required = true)]
+    pub program: Option<String>,
+
+    #[command(flatten)]
+    pub data: DataPlaneArgs,
+
+    /// One JSON object with every row, instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of the per-packet (BPF_PROG_TEST_RUN) measurement.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct DataPlaneArgs {
+    /// Frame size in bytes as the program sees it (Ethernet header, no FCS): 64, 512 or 1500.
+    #[arg(long, default_value_t = 64, value_parser = frame_size)]
+    pub size: usize,
+
+    /// Runs per BPF_PROG_TEST_RUN call (each measurement is the median of 9 calls).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+}
+
+/// The frame sizes the benchmark offers: small, medium and large.
+fn frame_size(text: &str) -> Result<usize, String> {
+    match text {
+        "64" | "512" | "1500" => Ok(text.parse().unwrap()),
+        _ => Err("the frame size is one of 64, 512, 1500".into()),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Real frames into a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES), counted by the program on the peer.
+    Live {
+        /// Seconds of traffic per program.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// load + unload against `ip link` and `bpftool`, and the time to the first `stats` line.
+    Control {
+        /// Timed runs of each tool, in every order in turn (24 orders: use a multiple).
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// bpf() calls and CPU time per `stats` sample against a one-lookup-per-key reader (uses strace).
+    Stats {
+        /// Samples per measurement.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+        samples: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything above, in one table (`make bench`).
+    Suite {
+        /// Fewer runs and shorter traffic: a check that every part works, not a measurement.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reads a pinned xdp_stats_map SAMPLES times in a row, for `bench stats`
+    /// to count the syscalls of each reader in a process of its own.
+    #[command(hide = true)]
+    Reader {
+        pin: PathBuf,
+        #[arg(long)]
+        samples: u64,
+        /// One lookup per key (the C tutorial's reader) instead of one batch.
+        #[arg(long)]
+        per_key: bool,
     },
 }

@@ -121,6 +121,10 @@ pub fn slots(ifindex: u32) -> Result<[(Mode, u32); 3], Failure> {
 /// The XDP programs attached to `ifindex` (native, skb and hw slots).
 pub fn attached(ifindex: u32) -> Result<Vec<Attached>, Failure> {
     let slots = slots(ifindex)?;
+    if slots.iter().all(|&(_, id)| id == 0) {
+        // Nothing attached: skip walking every bpf_link of the system.
+        return Ok(Vec::new());
+    }
     let links = xdp_links();
     Ok(slots
         .into_iter()

@@ -17,8 +17,10 @@
 //! - `testenv`: test environments (namespace + veth pair)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
+//! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 
 pub mod attach;
+pub mod bench;
 pub mod builtin;
 pub mod cli;
 pub mod commands;
@@ -53,5 +55,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Clean => commands::clean(),
         Command::Redirect(args) => redirect::run(args),
         Command::Testenv(args) => testenv::run(&args.command),
+        Command::Bench(args) => bench::run(args),
     }
 }

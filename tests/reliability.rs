@@ -63,6 +63,20 @@ fn forced_replaces_lose_no_packet() {
     receiver
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
+    // A busy machine may not run the receiving thread for a while: a large
+    // buffer keeps socket overflow from posing as loss in XDP.
+    let size: libc::c_int = 16 << 20;
+    // SAFETY: a valid socket and an int option value of the right size.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        libc::setsockopt(
+            receiver.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
     let sender = net.in_namespace(|| std::net::UdpSocket::bind((net.peer_ip.as_str(), 0)).unwrap());
     sender.connect((net.host_ip.as_str(), port)).unwrap();
 

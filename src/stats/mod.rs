@@ -5,7 +5,7 @@
 //! pin (to notice a reload that pinned a new map) and, when an interface
 //! is named, one netlink query (to notice the program going away).
 
-mod reader;
+pub mod reader;
 mod render;
 
 use std::path::Path;
