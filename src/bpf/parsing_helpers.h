@@ -23,7 +23,7 @@
 #ifndef PARSING_HELPERS_H
 #define PARSING_HELPERS_H
 
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 

@@ -15,7 +15,7 @@
 #ifndef REWRITE_HELPERS_H
 #define REWRITE_HELPERS_H
 
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "parsing_helpers.h"

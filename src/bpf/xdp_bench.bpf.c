@@ -14,9 +14,7 @@
  *
  * Neither counts anything: no xdp_stats_map, no cost beyond the verdict.
  */
-/* No CO-RE relocations: nothing here reads the context (see xdp_pass.bpf.c). */
-#define BPF_NO_PRESERVE_ACCESS_INDEX
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 
 SEC("xdp")

@@ -10,15 +10,7 @@
  * It also counts what it passes in xdp_stats_map (lesson basic03), so
  * `xdp-loader stats` works on it too.
  */
-/*
- * No CO-RE relocations: struct xdp_md is stable uapi, so its field offsets
- * never move. Without relocations libbpf skips loading and parsing the
- * kernel's BTF (megabytes, /sys/kernel/btf/vmlinux) on every load, which
- * was most of `xdp-loader load`'s own time. Must come before the first
- * #include "vmlinux.h".
- */
-#define BPF_NO_PRESERVE_ACCESS_INDEX
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include "xdp_stats_kern.h"
 

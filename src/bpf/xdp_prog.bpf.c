@@ -15,9 +15,7 @@
  * xdp_stats_map (see xdp_stats_kern.h), whose pin under
  * /sys/fs/bpf/<ifname>/ lets a separate process read it and a reload keep it.
  */
-/* No CO-RE relocations, so no kernel BTF parse at load: see xdp_pass.bpf.c. */
-#define BPF_NO_PRESERVE_ACCESS_INDEX
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include "xdp_stats_kern.h"
 

@@ -12,16 +12,7 @@
  *
  * Both pass every packet (XDP_PASS), changed or not.
  */
-/*
- * No CO-RE relocations in this file: packet headers are wire formats and
- * struct xdp_md is stable uapi, so nothing here moves between kernels.
- * With vmlinux.h's default (every struct preserve_access_index), clang 14
- * can load ctx->data through "ctx + register" after the program has written
- * to the packet, and the verifier refuses that: "dereference of modified
- * ctx ptr". Must come before the first #include "vmlinux.h".
- */
-#define BPF_NO_PRESERVE_ACCESS_INDEX
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "parsing_helpers.h"

@@ -6,9 +6,7 @@
  * counts every packet (and its bytes) in xdp_stats_map under the verdict
  * it returns, then passes it. Read the counters with `xdp-loader stats`.
  */
-/* No CO-RE relocations, so no kernel BTF parse at load: see xdp_pass.bpf.c. */
-#define BPF_NO_PRESERVE_ACCESS_INDEX
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include "xdp_stats_kern.h"
 

@@ -10,7 +10,7 @@
 #ifndef XDP_STATS_KERN_H
 #define XDP_STATS_KERN_H
 
-#include "vmlinux.h"
+#include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 
 /* One counter slot per XDP verdict: XDP_ABORTED .. XDP_REDIRECT. */
