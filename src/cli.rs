@@ -162,9 +162,11 @@ impl LoadArgs {
     }
 }
 
+/// The interface a command works on: `IFNAME`, or the C tutorial's
+/// `-d/--dev IFNAME`.
 #[derive(Args, Debug)]
-pub struct UnloadArgs {
-    /// Interface to detach from.
+pub struct IfnameArg {
+    /// Interface to work on.
     #[arg(value_name = "IFNAME", required_unless_present = "dev")]
     pub ifname: Option<String>,
 
@@ -176,6 +178,21 @@ pub struct UnloadArgs {
         conflicts_with = "ifname"
     )]
     pub dev: Option<String>,
+}
+
+impl IfnameArg {
+    pub fn name(&self) -> &str {
+        self.dev
+            .as_deref()
+            .or(self.ifname.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct UnloadArgs {
+    #[command(flatten)]
+    pub iface: IfnameArg,
 
     /// Only detach the program with this id (refuses if another is attached).
     #[arg(
@@ -202,10 +219,7 @@ pub struct UnloadArgs {
 
 impl UnloadArgs {
     pub fn ifname(&self) -> &str {
-        self.dev
-            .as_deref()
-            .or(self.ifname.as_deref())
-            .unwrap_or_default()
+        self.iface.name()
     }
 }
 
@@ -227,18 +241,10 @@ pub struct PinArgs {
                   redirect_target[0] = {ifindex of --to, --dest-mac} (xdp_redirect_func). \
                   Load the program first: xdp-loader load IFNAME xdp_redirect -n xdp_redirect_map_func")]
 pub struct RedirectArgs {
-    /// Interface whose redirect program's maps are filled (where the frames arrive).
-    #[arg(value_name = "IFNAME", required_unless_present = "dev")]
-    pub ifname: Option<String>,
-
-    /// Interface (C tutorial spelling).
-    #[arg(
-        short = 'd',
-        long = "dev",
-        value_name = "IFNAME",
-        conflicts_with = "ifname"
-    )]
-    pub dev: Option<String>,
+    /// Interface whose redirect program's maps are filled (where the frames
+    /// arrive): IFNAME or -d/--dev IFNAME.
+    #[command(flatten)]
+    pub iface: IfnameArg,
 
     /// Interface the frames are sent out of.
     #[arg(
@@ -264,10 +270,7 @@ pub struct RedirectArgs {
 
 impl RedirectArgs {
     pub fn ifname(&self) -> &str {
-        self.dev
-            .as_deref()
-            .or(self.ifname.as_deref())
-            .unwrap_or_default()
+        self.iface.name()
     }
 }
 

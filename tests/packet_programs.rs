@@ -14,6 +14,8 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, MapMut, ProgramInput, ProgramMut};
 use xdp_tutorial::builtin::skel::{xdp_parser, xdp_redirect, xdp_rewrite};
 
+use common::checksum::{checksum, fold, sum16, verifies};
+
 const XDP_ABORTED: u32 = 0;
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -32,34 +34,6 @@ const IPPROTO_ICMPV6: u8 = 58;
 
 const MAC_DST: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0xd1];
 const MAC_SRC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x51];
-
-// ---------------------------------------------------------------------------
-// Checksums: the Internet checksum (RFC 1071), written out plainly.
-
-/// One's-complement sum of 16-bit big-endian words (odd length: pad a 0).
-fn sum16(data: &[u8]) -> u32 {
-    data.chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-/// Folds the carries back into 16 bits.
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
-/// The checksum to store for `data` (whose checksum field is zero).
-fn checksum(data: &[u8]) -> u16 {
-    !fold(sum16(data))
-}
-
-/// Data with its checksum field filled in sums to 0xffff ("minus zero").
-fn verifies(data: &[u8]) -> bool {
-    fold(sum16(data)) == 0xffff
-}
 
 // ---------------------------------------------------------------------------
 // Frame building.

@@ -25,6 +25,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use common::checksum::{checksum, verifies};
 use common::{bpftool_counts, json, loader, sh, Ipv4Pair, TestNet};
 
 const XDP_DROP: usize = 1;
@@ -44,24 +45,7 @@ const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
 
 // ---------------------------------------------------------------------------
-// Checksums (RFC 1071) and frames, built here independently of the C code.
-
-/// One's-complement sum of 16-bit big-endian words, folded to 16 bits.
-fn sum16(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
-/// The checksum to store for `data` (whose checksum field is zero).
-fn checksum(data: &[u8]) -> u16 {
-    !sum16(data)
-}
+// Frames, built here independently of the C code (checksums: common::checksum).
 
 /// Source and destination of a test packet.
 #[derive(Clone, Copy, Debug)]
@@ -161,7 +145,7 @@ impl Ip {
     fn l4_verifies(&self, proto: u8, segment: &[u8]) -> bool {
         let mut all = self.pseudo_header(proto, segment.len());
         all.extend_from_slice(segment);
-        sum16(&all) == 0xffff
+        verifies(&all)
     }
 
     /// Network header + `l4`.

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::sh;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -108,21 +110,6 @@ impl Drop for TestEnv {
             .output();
         let _ = std::fs::remove_dir_all(&self.tmpdir);
     }
-}
-
-/// Runs a command that must succeed; returns its stdout.
-#[track_caller]
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {

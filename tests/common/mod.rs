@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod checksum;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
