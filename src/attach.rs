@@ -227,23 +227,7 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
     }
     clear_dead_pin(&pin_path, req.force)?;
 
-    let opts = libbpf_sys::bpf_link_create_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
-        flags: mode_flags(req.mode),
-        ..Default::default()
-    };
-    // SAFETY: valid program fd and a properly sized opts struct.
-    let ret = unsafe {
-        libbpf_sys::bpf_link_create(
-            req.prog_fd.as_raw_fd(),
-            req.iface.index as i32,
-            libbpf_sys::BPF_XDP,
-            &opts,
-        )
-    };
-    check(ret, "bpf_link_create")?;
-    // SAFETY: a non-negative return is a new link fd that we now own.
-    let link = unsafe { OwnedFd::from_raw_fd(ret) };
+    let link = create_link(req)?;
     let link_id = LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&link))
         .map(|info| info.id)
         .unwrap_or(0);
@@ -260,6 +244,37 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
     })?;
     pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(AttachError::Reported)?;
     Ok((link_id, pin_path))
+}
+
+/// A new bpf_link attaching the program: the attachment lasts as long as
+/// the returned fd (and any pin of it).
+fn create_link(req: &Request) -> Result<OwnedFd, AttachError> {
+    let opts = libbpf_sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
+        flags: mode_flags(req.mode),
+        ..Default::default()
+    };
+    // SAFETY: valid program fd and a properly sized opts struct.
+    let ret = unsafe {
+        libbpf_sys::bpf_link_create(
+            req.prog_fd.as_raw_fd(),
+            req.iface.index as i32,
+            libbpf_sys::BPF_XDP,
+            &opts,
+        )
+    };
+    check(ret, "bpf_link_create")?;
+    // SAFETY: a non-negative return is a new link fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret) })
+}
+
+/// Attaches through a bpf_link that is not pinned: the program comes off
+/// when the fd is closed or the process ends, even by SIGKILL. For
+/// commands whose program serves only while they run (`capture`).
+pub fn attach_while_running(req: &Request) -> Result<OwnedFd, Failure> {
+    let before = iface::attached(req.iface.index)?;
+    libbpf_log::take();
+    create_link(req).map_err(|e| explain(req, e, &before))
 }
 
 /// A pin left from a link whose attachment is gone is removed; a live one

@@ -25,6 +25,15 @@ pub mod skel {
     pub mod xdp_bench {
         include!(concat!(env!("OUT_DIR"), "/xdp_bench.skel.rs"));
     }
+    pub mod xdp_monitor {
+        include!(concat!(env!("OUT_DIR"), "/xdp_monitor.skel.rs"));
+    }
+    pub mod xdp_printk {
+        include!(concat!(env!("OUT_DIR"), "/xdp_printk.skel.rs"));
+    }
+    pub mod xdp_capture {
+        include!(concat!(env!("OUT_DIR"), "/xdp_capture.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -87,6 +96,24 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "bench",
         description: "for `xdp-loader bench`: xdp_bare_pass (XDP_PASS, counts nothing: the baseline) and xdp_bench_tx (XDP_TX: the live-traffic generator)",
         object: object_of!("xdp_bench"),
+    },
+    Builtin {
+        name: "xdp_monitor",
+        lesson: "tracing01, tracing02",
+        description: "for `xdp-loader monitor`: tracepoint programs counting the kernel's xdp:* events (aborts, redirects, devmap/cpumap batches); not an XDP program",
+        object: object_of!("xdp_monitor"),
+    },
+    Builtin {
+        name: "xdp_printk",
+        lesson: "tracing03",
+        description: "bpf_printk()s each packet's source and destination MAC and ethertype (read them with `xdp-loader trace`), passes everything",
+        object: object_of!("xdp_printk"),
+    },
+    Builtin {
+        name: "xdp_capture",
+        lesson: "tracing04",
+        description: "for `xdp-loader capture`: copies each packet to user space through a perf buffer, passes everything",
+        object: object_of!("xdp_capture"),
     },
 ];
 

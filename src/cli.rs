@@ -50,6 +50,12 @@ pub enum Command {
     Testenv(TestenvArgs),
     /// Measure the built-in programs, the loader and the stats reader (see README, Performance).
     Bench(BenchArgs),
+    /// Count the kernel's xdp:* tracepoint events (aborts, redirects, devmap/cpumap batches) per interface and action.
+    Monitor(MonitorArgs),
+    /// Print bpf_printk() lines from the kernel's trace pipe, decoding the xdp_printk lesson's MACs.
+    Trace(TraceArgs),
+    /// Copy the packets arriving on IFNAME to a pcap file (an XDP program and a perf buffer).
+    Capture(CaptureArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -322,6 +328,63 @@ impl StatsArgs {
     pub fn ifname(&self) -> Option<&str> {
         self.dev.as_deref().or(self.ifname.as_deref())
     }
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Seconds between samples.
+    #[arg(short, long, default_value_t = 2.0)]
+    pub interval: f64,
+
+    /// Stop after this many samples (default: until Ctrl-C).
+    #[arg(short, long)]
+    pub count: Option<u64>,
+
+    /// One JSON object per sample (schema in README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Stop after this many lines (default: until Ctrl-C).
+    #[arg(short, long)]
+    pub count: Option<u64>,
+
+    /// Print the trace lines as the kernel wrote them, undecoded.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    pub iface: IfnameArg,
+
+    /// Write the packets to this pcap file (tcpdump -r, wireshark read it).
+    #[arg(
+        short = 'w',
+        long = "write",
+        visible_alias = "filename",
+        value_name = "FILE.pcap"
+    )]
+    pub write: Option<PathBuf>,
+
+    /// Stop after this many packets (default: until Ctrl-C).
+    #[arg(short, long)]
+    pub count: Option<u64>,
+
+    /// Bytes kept of each packet (the rest is counted, not copied).
+    #[arg(short, long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
+    pub snaplen: u32,
+
+    /// Attach mode of the capture program.
+    #[arg(short, long, value_enum, default_value_t = Mode::Native)]
+    pub mode: Mode,
+
+    /// No line per packet (only the final count).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

@@ -58,6 +58,19 @@ fn invalid_name(name: &str) -> Option<String> {
         .map(|c| format!("it contains {c:?}"))
 }
 
+/// The name of interface `index` in this namespace, if there is one.
+pub fn name_of(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has the IF_NAMESIZE bytes if_indextoname may write.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    // SAFETY: on success the name in buf is NUL-terminated.
+    (!name.is_null()).then(|| {
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
 /// Every interface of this network namespace, in index order.
 pub fn all() -> Vec<Interface> {
     let mut found = Vec::new();

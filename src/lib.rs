@@ -15,6 +15,10 @@
 //! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
 //! - `testenv`: test environments (namespace + veth pair)
+//! - `monitor`: count the kernel's xdp:* tracepoint events (tracing01/02)
+//! - `trace`: read bpf_printk lines from the trace pipe (tracing03)
+//! - `capture`: packets to a pcap file through a perf buffer (tracing04)
+//! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
@@ -22,13 +26,16 @@
 pub mod attach;
 pub mod bench;
 pub mod builtin;
+pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod elf;
 pub mod error;
+pub mod fsmount;
 pub mod iface;
 pub mod libbpf_log;
 pub mod maps;
+pub mod monitor;
 pub mod object;
 pub mod pin;
 pub mod redirect;
@@ -36,6 +43,8 @@ pub mod signals;
 pub mod stats;
 pub mod status;
 pub mod testenv;
+pub mod trace;
+pub mod tracefs;
 
 use cli::{Cli, Command};
 
@@ -56,5 +65,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Redirect(args) => redirect::run(args),
         Command::Testenv(args) => testenv::run(&args.command),
         Command::Bench(args) => bench::run(args),
+        Command::Monitor(args) => monitor::run(args),
+        Command::Trace(args) => trace::run(args),
+        Command::Capture(args) => capture::run(args),
     }
 }

@@ -430,7 +430,7 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
 }
 
 /// `uname -r`, for hints about kernel features.
-fn kernel_release() -> String {
+pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|r| r.trim().to_string())
         .unwrap_or_else(|_| "this kernel".into())

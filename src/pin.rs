@@ -8,6 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::error::{errno_text, Exit, Failure};
+use crate::fsmount;
 
 /// Where bpffs is normally mounted.
 pub const BPFFS_ROOT: &str = "/sys/fs/bpf";
@@ -16,14 +17,7 @@ const BPF_FS_MAGIC: i64 = 0xcafe4a11;
 
 /// Is `path` on a BPF filesystem?
 pub fn is_bpffs(path: &Path) -> bool {
-    let Ok(cpath) = CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: statfs only writes into the zeroed struct we own.
-    unsafe {
-        let mut fs: libc::statfs = std::mem::zeroed();
-        libc::statfs(cpath.as_ptr(), &mut fs) == 0 && fs.f_type as i64 == BPF_FS_MAGIC
-    }
+    fsmount::is_mounted(path, BPF_FS_MAGIC)
 }
 
 /// Mounts bpffs at /sys/fs/bpf when it is not there; says so when it does.
@@ -32,20 +26,7 @@ pub fn ensure_bpffs() -> Result<(), Failure> {
     if is_bpffs(root) {
         return Ok(());
     }
-    let _ = std::fs::create_dir_all(root);
-    let (src, target, fstype) = (c"bpf", c"/sys/fs/bpf", c"bpf");
-    // SAFETY: all arguments are valid NUL-terminated strings.
-    let ret = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            c"mode=0700".as_ptr().cast(),
-        )
-    };
-    if ret != 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    if let Err(errno) = fsmount::mount("bpf", root, "mode=0700") {
         return Err(Failure::new(
             Exit::Fail,
             format!(

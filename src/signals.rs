@@ -38,3 +38,20 @@ impl Drop for Deferred {
         }
     }
 }
+
+/// A channel that receives a message on Ctrl-C, SIGTERM or SIGHUP, for
+/// commands that run until stopped and then finish cleanly (print their
+/// last sample, close their file). Set once per process.
+pub fn stop_requests() -> Result<std::sync::mpsc::Receiver<()>, crate::error::Failure> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .map_err(|e| {
+        crate::error::Failure::new(
+            crate::error::Exit::Fail,
+            format!("cannot catch Ctrl-C: {e}"),
+        )
+    })?;
+    Ok(rx)
+}

@@ -9,7 +9,6 @@ pub mod reader;
 mod render;
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use reader::{Counters, Location, PinState, StatsMap};
@@ -20,6 +19,7 @@ use crate::commands::require_root;
 use crate::error::{Exit, Failure};
 use crate::iface::{self, Interface};
 use crate::maps;
+use crate::signals;
 
 /// The map name every lesson program (and the C tutorial) counts into.
 pub const MAP_NAME: &str = "xdp_stats_map";
@@ -28,18 +28,9 @@ const FIRST_SAMPLE: Duration = Duration::from_millis(250);
 
 pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
     require_root("xdp-loader stats")?;
-    if !(args.interval.is_finite() && args.interval > 0.0) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--interval {} is not a positive number of seconds",
-                args.interval
-            ),
-        )
-        .into());
-    }
+    let interval = interval(args.interval)?;
     let mut watch = Watch::from_args(args)?;
-    let stop = stop_on_signal()?;
+    let stop = signals::stop_requests()?;
     let mut out = Output {
         json: args.json,
         quiet: args.quiet,
@@ -59,7 +50,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
     loop {
         // A message means Ctrl-C/SIGTERM; a timeout means time for a sample.
         let stopped = stop.recv_timeout(wait).is_ok();
-        wait = Duration::from_secs_f64(args.interval);
+        wait = interval;
 
         let Some((map, prev)) = current.as_mut() else {
             if stopped {
@@ -243,13 +234,15 @@ fn pin_text(path: &Path) -> String {
 }
 
 /// Ctrl-C and SIGTERM end the loop cleanly, after a final sample.
-fn stop_on_signal() -> Result<Receiver<()>, Failure> {
-    let (tx, rx) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = tx.send(());
-    })
-    .map_err(|e| Failure::new(Exit::Fail, format!("cannot catch Ctrl-C: {e}")))?;
-    Ok(rx)
+/// `--interval SECONDS`, checked: a positive, finite number.
+pub fn interval(seconds: f64) -> Result<Duration, Failure> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("--interval {seconds} is not a positive number of seconds"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Where samples go: the C tutorial's text, or JSON lines.
