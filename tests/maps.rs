@@ -12,12 +12,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::background::Background;
 use common::*;
 use serde_json::Value;
 
@@ -166,125 +165,6 @@ impl Drop for RemoveDir {
     }
 }
 
-/// `xdp-loader stats` running in the background; killed on drop.
-struct StatsChild {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    /// Every stderr line received so far.
-    stderr_seen: Vec<String>,
-}
-
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl StatsChild {
-    fn spawn(args: &[&str]) -> StatsChild {
-        let mut child = Command::new(loader_path())
-            .arg("stats")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn xdp-loader stats");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        StatsChild {
-            child,
-            stdout,
-            stderr,
-            stderr_seen: Vec::new(),
-        }
-    }
-
-    fn drain_stderr(&mut self) {
-        while let Ok(line) = self.stderr.try_recv() {
-            self.stderr_seen.push(line);
-        }
-    }
-
-    /// The next JSON sample on stdout.
-    #[track_caller]
-    fn next_json(&mut self, timeout: Duration) -> Value {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(line) => {
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-            }
-            Err(e) => {
-                self.drain_stderr();
-                panic!(
-                    "no sample within {timeout:?} ({e:?}); exit: {:?}; stderr: {:#?}",
-                    self.child.try_wait(),
-                    self.stderr_seen
-                );
-            }
-        }
-    }
-
-    /// Waits for a stderr line containing `text`.
-    #[track_caller]
-    fn wait_stderr(&mut self, text: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.stderr_seen.iter().find(|l| l.contains(text)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => self.stderr_seen.push(line),
-                Err(e) => panic!(
-                    "no stderr line with {text:?} within {timeout:?} ({e:?}); exit: {:?}; stderr: {:#?}",
-                    self.child.try_wait(),
-                    self.stderr_seen
-                ),
-            }
-        }
-    }
-
-    /// The exit code, if the process ends within `timeout`; all of
-    /// stderr is then in `stderr_seen`.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // The reader thread sees EOF soon after the exit.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => self.stderr_seen.push(line),
-                Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout) => break,
-            }
-        }
-        Some(status.code().unwrap_or(-1))
-    }
-}
-
-impl Drop for StatsChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn exact_counts_pass_in_skb_and_native_mode() {
     let Some(net) = TestNet::for_privileged_test() else {
@@ -395,7 +275,7 @@ fn stats_switches_to_a_replaced_map() {
     let old_id = pinned_map_id(&pin);
     assert!(net.ping(2));
 
-    let mut stats = StatsChild::spawn(&[net.host_if(), "--json", "--interval", "1"]);
+    let mut stats = Background::spawn(&["stats", net.host_if(), "--json", "--interval", "1"]);
     let first = stats.next_json(Duration::from_secs(5));
     assert_eq!(first["map_id"], old_id, "{first}");
     assert_eq!(first["map_pin"], pin.as_str(), "{first}");
@@ -460,7 +340,7 @@ fn stats_exits_when_the_pin_disappears() {
         return;
     };
     loader(&["load", "-m", "skb", net.host_if(), "xdp_stats1"]).ok();
-    let mut stats = StatsChild::spawn(&[net.host_if(), "--json", "--interval", "0.3"]);
+    let mut stats = Background::spawn(&["stats", net.host_if(), "--json", "--interval", "0.3"]);
     let first = stats.next_json(Duration::from_secs(5));
     assert_eq!(first["map_id"], pinned_map_id(&stats_pin(&net)), "{first}");
 

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod background;
 pub mod checksum;
 
 use std::path::{Path, PathBuf};
