@@ -29,6 +29,17 @@ BASIC04_ENV ?= basic04
 PACKET01_ENV ?= packet01
 PACKET02_ENV ?= packet02
 PACKET03_ENV ?= packet03
+TRACING01_ENV ?= tracing01
+TRACING02_ENV ?= tracing02
+TRACING03_ENV ?= tracing03
+TRACING04_ENV ?= tracing04
+# tracing02 redirects between two environments.
+T02_L := $(TRACING02_ENV)l
+T02_R := $(TRACING02_ENV)r
+TRACING04_PCAP ?= /tmp/xdp-tutorial-tracing04.pcap
+# A new link's IPv6 stack sends a few reports of its own in its first
+# seconds; the tracing walk-throughs wait for them so only the pings show.
+SETTLE := sleep 3
 
 # --- Finding cargo ----------------------------------------------------------
 # `sudo` resets PATH and HOME, which hides a rustup installed for the user who
@@ -95,7 +106,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
 .PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 \
-	packet01 packet02 packet03 bench bench-quick clean
+	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 bench bench-quick clean
 
 help:
 	@echo "xdp-tutorial (Rust): targets"
@@ -109,6 +120,10 @@ help:
 	@echo "  make packet01  [root] lesson packet01 step by step (parsing: even echo sequence numbers dropped)"
 	@echo "  make packet02  [root] lesson packet02 step by step (rewriting: UDP port - 1, VLAN push/pop)"
 	@echo "  make packet03  [root] lesson packet03 step by step (XDP_TX echo replies, redirect, router)"
+	@echo "  make tracing01 [root] lesson tracing01 step by step (the abort program; monitor counts xdp:xdp_exception)"
+	@echo "  make tracing02 [root] lesson tracing02 step by step (monitor every xdp tracepoint: redirects, failed ones)"
+	@echo "  make tracing03 [root] lesson tracing03 step by step (bpf_printk from XDP, read with xdp-loader trace)"
+	@echo "  make tracing04 [root] lesson tracing04 step by step (capture packets to a pcap file, read it with tcpdump)"
 	@echo "  make bench     [root] per-packet cost, live veth traffic, load/unload vs ip and bpftool, stats readout: one table"
 	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
@@ -442,6 +457,97 @@ packet03:
 	run xdp-loader testenv teardown --name $(P03_A); \
 	run xdp-loader testenv teardown --name $(P03_B); \
 	printf '\npacket03 done.\n'
+
+tracing01:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(TRACING01_ENV)); \
+	xdp-loader testenv teardown --name $(TRACING01_ENV) >/dev/null 2>&1 || true; \
+	step "tracing01, step 1: a test environment, and basic02's xdp_abort_func on it (XDP_ABORTED: drop, and fire xdp:xdp_exception)"; \
+	run xdp-loader testenv setup --name $(TRACING01_ENV); $(SETTLE); \
+	run xdp-loader load $(TRACING01_ENV) xdp_prog -n xdp_abort_func; \
+	step "step 2: the monitor attaches a BPF program to each xdp tracepoint this kernel has; one sample after 4 s"; \
+	printf '$$ %s\n' "xdp-loader monitor --interval 4 --count 1 &"; \
+	xdp-loader monitor --interval 4 --count 1 & monitor=$$!; sleep 1; \
+	step "step 3: 3 pings: each echo request is aborted, one xdp_exception each"; \
+	expect_fail 1 xdp-loader testenv ping --name $(TRACING01_ENV) -c 3; \
+	wait $$monitor; \
+	step "step 4: unload and tear down (the monitor's programs went when it ended)"; \
+	run xdp-loader unload $(TRACING01_ENV); \
+	run xdp-loader testenv teardown --name $(TRACING01_ENV); \
+	printf '\ntracing01 done.\n'
+
+tracing02:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(PACKET_WALK); $(call cleanup_trap_all,$(T02_L) $(T02_R)); \
+	for env in $(T02_L) $(T02_R); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	step "tracing02, step 1: two environments joined by XDP redirects (packet03's testenv redirect)"; \
+	run xdp-loader testenv setup --name $(T02_L); \
+	run xdp-loader testenv setup --name $(T02_R); \
+	xdp-loader testenv redirect $(T02_L) $(T02_R) >/dev/null; echo '$$ xdp-loader testenv redirect $(T02_L) $(T02_R) >/dev/null'; \
+	right=$$(inside6 $(T02_R)); \
+	step "step 2: monitor while pinging from left to right: xdp_redirect and xdp_devmap_xmit, both ways"; \
+	printf '$$ %s\n' "xdp-loader monitor --interval 3 --count 1 &"; \
+	xdp-loader monitor --interval 3 --count 1 & monitor=$$!; sleep 1; \
+	run xdp-loader testenv exec --name $(T02_L) -- ping -6 -c 3 -i 0.3 -W 1 $$right; \
+	wait $$monitor; \
+	step "step 3: take XDP off veth0 on the right: a veth then refuses redirected frames; the monitor shows xdp_redirect_err and the errno"; \
+	run xdp-loader testenv exec --name $(T02_R) -- xdp-loader unload veth0; \
+	printf '$$ %s\n' "xdp-loader monitor --interval 3 --count 1 &"; \
+	xdp-loader monitor --interval 3 --count 1 & monitor=$$!; sleep 1; \
+	expect_fail 1 xdp-loader testenv exec --name $(T02_L) -- ping -6 -c 3 -i 0.3 -W 1 $$right; \
+	wait $$monitor; \
+	step "step 4: the same as JSON, for scripts (one object per sample)"; \
+	printf '$$ %s\n' "xdp-loader monitor --interval 2 --count 1 --json &"; \
+	xdp-loader monitor --interval 2 --count 1 --json 2>/dev/null & monitor=$$!; sleep 0.5; \
+	expect_fail 1 xdp-loader testenv exec --name $(T02_L) -- ping -6 -c 1 -W 1 $$right; \
+	wait $$monitor; \
+	step "step 5: tear down"; \
+	run xdp-loader testenv teardown --name $(T02_L); \
+	run xdp-loader testenv teardown --name $(T02_R); \
+	printf '\ntracing02 done.\n'
+
+tracing03:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(TRACING03_ENV)); \
+	xdp-loader testenv teardown --name $(TRACING03_ENV) >/dev/null 2>&1 || true; \
+	step "tracing03, step 1: a test environment, and xdp_printk on it: one bpf_printk() per packet"; \
+	run xdp-loader testenv setup --name $(TRACING03_ENV); $(SETTLE); \
+	run xdp-loader load $(TRACING03_ENV) xdp_printk; \
+	step "step 2: read the trace pipe (3 lines) while pinging: source MAC, destination MAC, ethertype"; \
+	printf '$$ %s\n' "xdp-loader trace --count 3 &"; \
+	xdp-loader trace --count 3 & trace=$$!; sleep 0.5; \
+	run xdp-loader testenv ping --name $(TRACING03_ENV) -c 3; \
+	wait $$trace; \
+	step "step 3: the MACs, as ip shows them (inside: the source; outside: the destination)"; \
+	run xdp-loader testenv exec --name $(TRACING03_ENV) -- ip -br link show dev veth0; \
+	run ip -br link show dev $(TRACING03_ENV); \
+	step "step 4: unload and tear down"; \
+	run xdp-loader unload $(TRACING03_ENV); \
+	run xdp-loader testenv teardown --name $(TRACING03_ENV); \
+	printf '\ntracing03 done.\n'
+
+tracing04:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(TRACING04_ENV)); \
+	xdp-loader testenv teardown --name $(TRACING04_ENV) >/dev/null 2>&1 || true; \
+	pcap=$(TRACING04_PCAP); \
+	step "tracing04, step 1: a test environment"; \
+	run xdp-loader testenv setup --name $(TRACING04_ENV); $(SETTLE); \
+	step "step 2: capture 3 packets: xdp_capture copies each to user space (perf buffer), xdp-loader writes them to a pcap file"; \
+	printf '$$ %s\n' "xdp-loader capture $(TRACING04_ENV) -w $$pcap --count 3 &"; \
+	xdp-loader capture $(TRACING04_ENV) -w $$pcap --count 3 & capture=$$!; sleep 1; \
+	run xdp-loader testenv ping --name $(TRACING04_ENV) -c 3; \
+	wait $$capture; \
+	step "step 3: tcpdump reads the file"; \
+	run tcpdump -r $$pcap -nn -e; \
+	step "step 4: nothing stays attached after a capture"; \
+	run xdp-loader status $(TRACING04_ENV); \
+	run xdp-loader testenv teardown --name $(TRACING04_ENV); \
+	printf '\ntracing04 done. The capture stays in %s (tcpdump -r, wireshark).\n' "$$pcap"
 
 clean: cargo-check
 	$(BUILD_AS) $(CARGO) clean

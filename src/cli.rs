@@ -354,6 +354,10 @@ pub struct TraceArgs {
     /// Print the trace lines as the kernel wrote them, undecoded.
     #[arg(long)]
     pub raw: bool,
+
+    /// Also print the lines already waiting in the buffer from before `trace` started.
+    #[arg(long)]
+    pub old: bool,
 }
 
 #[derive(Args, Debug)]

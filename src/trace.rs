@@ -11,6 +11,11 @@
 //!
 //! The xdp_printk lesson program prints MAC addresses packed into numbers
 //! (the tutorial's encoding); this reader unpacks them.
+//!
+//! Lines nobody read stay in the buffer, so a reader would first see old
+//! ones (from yesterday's session, or from another interface). `trace`
+//! writes a marker line into the buffer (through `trace_marker`) when it
+//! starts and shows only what comes after it; `--old` shows everything.
 
 use std::io::{BufRead, BufReader, Write};
 
@@ -28,13 +33,20 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     let pipe = root.join("trace_pipe");
     let file = std::fs::File::open(&pipe)
         .map_err(|e| Failure::new(Exit::Fail, format!("cannot open {}: {e}", pipe.display())))?;
-    if std::fs::read_to_string(root.join("tracing_on")).is_ok_and(|on| on.trim() == "0") {
+    let tracing_off =
+        std::fs::read_to_string(root.join("tracing_on")).is_ok_and(|on| on.trim() == "0");
+    if tracing_off {
         eprintln!(
             "Note: tracing is switched off, so bpf_printk lines are not recorded; \
              switch it on with: echo 1 > {}",
             root.join("tracing_on").display()
         );
     }
+    // Without a marker in the buffer there is no telling old from new.
+    let mut marker = match args.old || tracing_off {
+        true => None,
+        false => write_marker(&root),
+    };
     eprintln!(
         "Reading bpf_printk lines from {} (Ctrl-C to stop)",
         pipe.display()
@@ -45,6 +57,13 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
     for line in BufReader::new(file).lines() {
         let line =
             line.map_err(|e| Failure::new(Exit::Fail, format!("reading {}: {e}", pipe.display())))?;
+        if let Some(mark) = &marker {
+            // Everything up to our marker was written before we started.
+            if line.ends_with(mark.as_str()) {
+                marker = None;
+            }
+            continue;
+        }
         let shown = match args.raw {
             true => Some(line),
             false => decode_line(&line),
@@ -63,6 +82,18 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes a line unique to this process into the trace buffer; returns
+/// its text (None if the buffer takes no markers).
+fn write_marker(root: &std::path::Path) -> Option<String> {
+    let text = format!("xdp-loader trace: start of pid {}", std::process::id());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.join("trace_marker"))
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .ok()?;
+    Some(text)
 }
 
 /// A bpf_printk line made readable: the task, CPU and time, then the

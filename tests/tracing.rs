@@ -72,6 +72,66 @@ fn monitor_counts_exactly_the_aborted_packets() {
     assert_eq!(monitor.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
+/// The monitor rows of `event` from `from` in a sample.
+fn rows<'a>(sample: &'a Value, event: &str, from: &str) -> Vec<&'a Value> {
+    sample["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows: {sample}"))
+        .iter()
+        .filter(|row| row["event"] == event && row["device"] == from)
+        .collect()
+}
+
+#[test]
+fn monitor_names_the_target_and_errno_of_failed_redirects() {
+    let Some(a) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let b = TestNet::new();
+    // a redirects everything out of b, whose peer (veth0 in b's namespace)
+    // runs no XDP program: a veth then refuses redirected frames.
+    loader(&[
+        "load",
+        a.host_if(),
+        "xdp_redirect",
+        "-n",
+        "xdp_redirect_func",
+    ])
+    .ok();
+    loader(&["redirect", a.host_if(), "--to", b.host_if()]).ok();
+    a.settle();
+    let mut monitor = Background::spawn(&["monitor", "--json", "--interval", "0.3"]);
+    monitor.wait_stderr("Monitoring", Duration::from_secs(10));
+
+    let rx_before = a.host_rx_packets();
+    assert!(!a.ping(4), "redirected into a veth without XDP: no replies");
+    let arrived = a.host_rx_packets() - rx_before;
+    assert_eq!(arrived, 4);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let failed = loop {
+        let sample = monitor.next_json(Duration::from_secs(5));
+        let failed: Vec<Value> = rows(&sample, "xdp_redirect_err", a.host_if())
+            .into_iter()
+            .cloned()
+            .collect();
+        let total: u64 = failed.iter().map(|r| r["packets"].as_u64().unwrap()).sum();
+        if total >= arrived || Instant::now() > deadline {
+            break failed;
+        }
+    };
+    assert_eq!(failed.len(), 1, "one target, one errno: {failed:#?}");
+    let row = &failed[0];
+    assert_eq!(row["target"], b.host_if(), "{row}");
+    assert_eq!(row["action"], "XDP_REDIRECT", "{row}");
+    assert_eq!(row["packets"], arrived, "{row}");
+    assert_eq!(
+        row["drops"], arrived,
+        "a failed redirect drops the frame: {row}"
+    );
+    assert!(row["error"].as_str().unwrap().starts_with('E'), "{row}");
+}
+
 /// Ids of the BPF programs process `pid` holds (program and link fds),
 /// from the kernel's /proc/PID/fdinfo.
 fn programs_of(pid: u32) -> Vec<u64> {
@@ -132,6 +192,8 @@ fn trace_shows_one_decoded_line_per_ping() {
     };
     loader(&["load", net.host_if(), "xdp_printk"]).ok();
     net.settle();
+    // A line from before `trace` starts waits in the buffer: not shown.
+    assert!(net.ping(1));
     let mut trace = Background::spawn(&["trace"]);
     trace.wait_stderr("Reading bpf_printk lines", Duration::from_secs(10));
 

@@ -73,12 +73,28 @@ fn ipv4(packet: &[u8]) -> Option<String> {
 fn ipv6(packet: &[u8]) -> Option<String> {
     let src = Ipv6Addr::from(<[u8; 16]>::try_from(packet.get(8..24)?).ok()?);
     let dst = Ipv6Addr::from(<[u8; 16]>::try_from(packet.get(24..40)?).ok()?);
-    let next_header = *packet.get(6)?;
-    let next = packet.get(40..).unwrap_or_default();
+    let (mut next_header, mut at) = (*packet.get(6)?, 40);
+    // Step over extension headers (MLD reports carry hop-by-hop options).
+    while let Some(len) = extension_len(next_header, packet.get(at..)?) {
+        next_header = *packet.get(at)?;
+        at += len;
+    }
+    let next = packet.get(at..).unwrap_or_default();
     Some(format!(
         "IPv6 {src} > {dst}: {}",
         transport(next_header, next, true)
     ))
+}
+
+/// The length of an IPv6 extension header of type `kind` starting `data`
+/// (None: not one, or too short to tell).
+fn extension_len(kind: u8, data: &[u8]) -> Option<usize> {
+    match kind {
+        // hop-by-hop, routing, destination options: 8-byte units after the first 8
+        0 | 43 | 60 => Some((usize::from(*data.get(1)?) + 1) * 8),
+        44 => Some(8), // fragment
+        _ => None,
+    }
 }
 
 fn transport(proto: u8, data: &[u8], v6: bool) -> String {
@@ -151,6 +167,27 @@ mod tests {
         assert_eq!(
             summarize(&frame, 64),
             "02:00:00:00:00:02 > 02:00:00:00:00:01, vlan 5, IPv4 10.0.0.1 > 10.0.0.2: UDP 12345 > 53, length 64"
+        );
+    }
+
+    #[test]
+    fn extension_headers_are_skipped() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 36, 0, 1];
+        ip.extend_from_slice(
+            &[0xfe, 0x80]
+                .iter()
+                .chain(&[0; 14])
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        ip.extend_from_slice(&"ff02::16".parse::<Ipv6Addr>().unwrap().octets());
+        ip.extend_from_slice(&[58, 0, 5, 2, 0, 0, 1, 0]); // hop-by-hop: router alert
+        ip.extend_from_slice(&[143, 0, 0, 0]); // MLDv2 report
+        let frame = eth(ETH_P_IPV6, &ip);
+        assert!(
+            summarize(&frame, 90).contains("fe80:: > ff02::16: ICMPv6 type 143"),
+            "{}",
+            summarize(&frame, 90)
         );
     }
 
