@@ -234,6 +234,9 @@ pub fn choose(object: &str, progs: &[ProgramEntry], sel: Selection) -> Result<Ch
             !progs.is_empty() && progs.iter().all(|p| p.prog_type != ProgramType::Unspec);
         let hint = if picked_by_user {
             "pick one of the programs listed above with -n NAME (or -s SECTION)"
+        } else if object == "xdp_monitor" {
+            // The built-in tracing lesson object: it has a command of its own.
+            "xdp_monitor holds tracepoint programs: run them with xdp-loader monitor"
         } else if only_other_types {
             "xdp-loader attaches XDP programs only: declare one with SEC(\"xdp\")"
         } else {

@@ -399,3 +399,14 @@ impl Drop for RemoveFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[test]
+fn loading_the_monitor_object_as_xdp_points_to_monitor() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let run = loader(&["load", net.host_if(), "xdp_monitor"]).fails_with(40);
+    assert!(run.stderr.contains("trace_xdp_exception"), "{run:#?}");
+    assert!(run.hint().contains("xdp-loader monitor"), "{run:#?}");
+    assert!(!has_xdp(&net));
+}
