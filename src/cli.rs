@@ -303,17 +303,8 @@ pub struct StatsArgs {
     #[arg(long, conflicts_with = "pin_path")]
     pub map_id: Option<u32>,
 
-    /// Seconds between samples.
-    #[arg(short, long, default_value_t = 2.0)]
-    pub interval: f64,
-
-    /// Stop after this many samples (default: until Ctrl-C).
-    #[arg(short, long)]
-    pub count: Option<u64>,
-
-    /// One JSON object per sample (schema in README).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub sampling: Sampling,
 
     /// When the program, map or interface goes away, wait for it to come back instead of exiting.
     #[arg(long)]
@@ -330,8 +321,9 @@ impl StatsArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct MonitorArgs {
+/// How often a live reader samples, and when it stops.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Sampling {
     /// Seconds between samples.
     #[arg(short, long, default_value_t = 2.0)]
     pub interval: f64,
@@ -343,6 +335,12 @@ pub struct MonitorArgs {
     /// One JSON object per sample (schema in README).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub sampling: Sampling,
 }
 
 #[derive(Args, Debug)]

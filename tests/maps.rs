@@ -155,16 +155,6 @@ fn attached_stats_map_id(net: &TestNet) -> u64 {
     named[0]
 }
 
-/// Removes a pin directory outside /sys/fs/bpf/IFNAME (which TestNet's
-/// Drop does not know about), even when the test panics.
-struct RemoveDir(String);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn exact_counts_pass_in_skb_and_native_mode() {
     let Some(net) = TestNet::for_privileged_test() else {
@@ -406,7 +396,7 @@ fn pin_path_option() {
         return;
     };
     let dir = format!("/sys/fs/bpf/xdp-maps-test-{}", net.host_if());
-    let _cleanup = RemoveDir(dir.clone());
+    let _cleanup = RemoveOnDrop(dir.clone());
     let pin = format!("{dir}/xdp_stats_map");
     net.settle();
     let run = loader(&["load", "-p", &dir, "-m", "skb", net.host_if(), "xdp_stats1"]).ok();
@@ -536,7 +526,7 @@ fn pin_path_not_on_bpffs_is_refused() {
     };
     let dir = std::env::temp_dir().join(format!("xdp-maps-not-bpffs-{}", net.host_if()));
     let dir = path(&dir);
-    let _cleanup = RemoveDir(dir.to_string());
+    let _cleanup = RemoveOnDrop(dir.to_string());
     for create in [false, true] {
         if create {
             std::fs::create_dir_all(dir).unwrap();

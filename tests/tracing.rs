@@ -232,6 +232,13 @@ fn trace_shows_one_decoded_line_per_ping() {
     }
 }
 
+/// A pcap path of this test's own, removed when the guard drops.
+fn pcap_file(net: &TestNet) -> (String, RemoveOnDrop) {
+    let file = std::env::temp_dir().join(format!("xdp-capture-{}.pcap", net.name));
+    let file = file.to_str().unwrap().to_string();
+    (file.clone(), RemoveOnDrop(file))
+}
+
 /// `tcpdump -r FILE -nn -e`, one line per packet.
 fn tcpdump_read(file: &str) -> Vec<String> {
     sh("tcpdump", &["-r", file, "-nn", "-e"])
@@ -246,9 +253,7 @@ fn capture_writes_a_pcap_that_tcpdump_reads_back() {
         return;
     };
     net.settle();
-    let file = std::env::temp_dir().join(format!("xdp-capture-{}.pcap", net.name));
-    let file = file.to_str().unwrap().to_string();
-    let _cleanup = RemoveFile(file.clone());
+    let (file, _cleanup) = pcap_file(&net);
     let mut capture = Background::spawn(&["capture", net.host_if(), "-w", &file, "--count", "4"]);
     capture.wait_stderr("Capturing on", Duration::from_secs(10));
     assert!(has_xdp(&net), "capture attaches its program while it runs");
@@ -294,9 +299,7 @@ fn capture_snaplen_cuts_packets_but_keeps_their_length() {
         return;
     };
     net.settle();
-    let file = std::env::temp_dir().join(format!("xdp-snap-{}.pcap", net.name));
-    let file = file.to_str().unwrap().to_string();
-    let _cleanup = RemoveFile(file.clone());
+    let (file, _cleanup) = pcap_file(&net);
     let mut capture = Background::spawn(&[
         "capture",
         net.host_if(),
@@ -389,15 +392,6 @@ fn capture_refuses_a_busy_interface_and_a_bad_file_changing_nothing() {
 
     let run = loader(&["capture", "no-such-if0"]).fails_with(2);
     assert!(run.hint().contains("interfaces here"), "{run:#?}");
-}
-
-/// Removes a file at the end of a test, even when it panics.
-struct RemoveFile(String);
-
-impl Drop for RemoveFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]

@@ -33,7 +33,7 @@ unsafe impl plain::Plain for monitor_value {}
 
 pub fn run(args: &MonitorArgs) -> anyhow::Result<()> {
     require_root("xdp-loader monitor")?;
-    let interval = stats::interval(args.interval)?;
+    let interval = stats::interval(args.sampling.interval)?;
     let stop = signals::stop_requests()?;
 
     let mut storage = MaybeUninit::uninit();
@@ -53,14 +53,14 @@ pub fn run(args: &MonitorArgs) -> anyhow::Result<()> {
         let now = read(&skel);
         let at = Instant::now();
         let sample = Sample::between(&prev, &now, at.duration_since(prev_at).as_secs_f64());
-        if args.json {
+        if args.sampling.json {
             println!("{}", sample.json());
         } else {
             println!("{}", sample.text());
         }
         (prev, prev_at) = (now, at);
         printed += 1;
-        if stopped || args.count.is_some_and(|count| printed >= count) {
+        if stopped || args.sampling.count.is_some_and(|count| printed >= count) {
             return Ok(());
         }
     }

@@ -28,11 +28,11 @@ const FIRST_SAMPLE: Duration = Duration::from_millis(250);
 
 pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
     require_root("xdp-loader stats")?;
-    let interval = interval(args.interval)?;
+    let interval = interval(args.sampling.interval)?;
     let mut watch = Watch::from_args(args)?;
     let stop = signals::stop_requests()?;
     let mut out = Output {
-        json: args.json,
+        json: args.sampling.json,
         quiet: args.quiet,
     };
 
@@ -92,7 +92,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
             out.stopped(printed);
             return Ok(());
         }
-        if args.count.is_some_and(|count| printed >= count) {
+        if args.sampling.count.is_some_and(|count| printed >= count) {
             return Ok(());
         }
     }

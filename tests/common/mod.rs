@@ -314,6 +314,18 @@ pub fn compile_bpf(name: &str, source: &str) -> PathBuf {
     obj
 }
 
+/// Removes a file or directory the test made outside what TestNet's Drop
+/// knows about (a pin directory elsewhere, a capture file), even when the
+/// test panics.
+pub struct RemoveOnDrop(pub String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
