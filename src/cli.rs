@@ -56,6 +56,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Copy the packets arriving on IFNAME to a pcap file (an XDP program and a perf buffer).
     Capture(CaptureArgs),
+    /// Read and write BPF maps: list, dump, lookup, update, delete; new-inner for map-in-map.
+    Map(MapArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -387,6 +389,69 @@ pub struct CaptureArgs {
     /// No line per packet (only the final count).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "MAP is a pin path (/sys/fs/bpf/IFNAME/NAME), id:N (kernel map id), \
+                  or IFNAME:NAME (a map of the XDP program on IFNAME, or pinned in /sys/fs/bpf/IFNAME). \
+                  KEY and VALUE follow the map's BTF types: 3, XDP_PASS, {rx_packets: 0, rx_bytes: 0}, \
+                  [1, 2], aa:bb:cc:dd:ee:ff; without BTF, hex bytes (\"01 00 00 00\") or a number."
+)]
+pub struct MapArgs {
+    #[command(subcommand)]
+    pub command: MapCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MapCommand {
+    /// The maps of the XDP program on IFNAME and those pinned in /sys/fs/bpf/IFNAME (default: every interface running XDP).
+    List {
+        ifname: Option<String>,
+        /// One JSON object per map.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every entry of MAP (per-CPU maps: each CPU's value and the sum).
+    Dump {
+        map: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The entry of MAP at KEY.
+    Lookup {
+        map: String,
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set MAP[KEY] = VALUE (per-CPU maps: on every CPU; maps of maps: VALUE is a MAP).
+    Update {
+        map: String,
+        key: String,
+        value: String,
+        /// any: add or replace; noexist: only add; exist: only replace.
+        #[arg(long, value_enum, default_value_t = UpdateFlag::Any)]
+        flags: UpdateFlag,
+    },
+    /// Remove KEY from MAP (hash maps; array entries always exist).
+    Delete { map: String, key: String },
+    /// Map-in-map: create an empty inner map shaped like the one in OUTER (or --like MAP) and put it at KEY.
+    NewInner {
+        outer: String,
+        key: String,
+        /// The map to copy the type, sizes and BTF of (default: the inner map at KEY, else any in OUTER).
+        #[arg(long, value_name = "MAP")]
+        like: Option<String>,
+    },
+}
+
+/// BPF_ANY, BPF_NOEXIST, BPF_EXIST.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateFlag {
+    Any,
+    Noexist,
+    Exist,
 }
 
 #[derive(Args, Debug)]

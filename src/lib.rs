@@ -11,6 +11,7 @@
 //! - `pin`: bpffs and pin paths
 //! - `signals`: hold Ctrl-C/SIGTERM while load changes the system
 //! - `maps`: pin, reuse and unpin a program's maps
+//! - `mapcmd`: `xdp-loader map`: entries read and written by their BTF types
 //! - `redirect`: fill the packet03 redirect maps (the lesson's `xdp_prog_user`)
 //! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
@@ -34,6 +35,7 @@ pub mod error;
 pub mod fsmount;
 pub mod iface;
 pub mod libbpf_log;
+pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
 pub mod object;
@@ -68,5 +70,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => monitor::run(args),
         Command::Trace(args) => trace::run(args),
         Command::Capture(args) => capture::run(args),
+        Command::Map(args) => mapcmd::run(&args.command),
     }
 }
