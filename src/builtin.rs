@@ -34,6 +34,9 @@ pub mod skel {
     pub mod xdp_capture {
         include!(concat!(env!("OUT_DIR"), "/xdp_capture.skel.rs"));
     }
+    pub mod xdp_map_in_map {
+        include!(concat!(env!("OUT_DIR"), "/xdp_map_in_map.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -114,6 +117,12 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "tracing04",
         description: "for `xdp-loader capture`: copies each packet to user space through a perf buffer, passes everything",
         object: object_of!("xdp_capture"),
+    },
+    Builtin {
+        name: "xdp_map_in_map",
+        lesson: "maps (map-in-map)",
+        description: "counts packets per IP protocol in an inner map found through an outer map (array of maps, and hash of maps by ifindex); swap inner maps with `xdp-loader map new-inner`",
+        object: object_of!("xdp_map_in_map"),
     },
 ];
 

@@ -108,7 +108,7 @@ impl Layout {
                 }
                 Value::List(items.map(|chunk| elem.decode(chunk)).collect())
             }
-            Layout::Bytes { .. } => Value::Str(hex(bytes)),
+            Layout::Bytes { .. } => Value::Hex(hex(bytes)),
             Layout::MapId => Value::Fields(vec![(
                 "map_id".to_string(),
                 Value::Num(read_int(bytes, 4, false)),
@@ -199,9 +199,10 @@ impl Layout {
                 out[..text.len()].copy_from_slice(text.as_bytes());
                 Ok(())
             }
-            (Layout::Array { elem, len, .. }, Value::Str(text) | Value::Name(text))
-                if elem.size() == 1 =>
-            {
+            (
+                Layout::Array { elem, len, .. },
+                Value::Str(text) | Value::Name(text) | Value::Hex(text),
+            ) if elem.size() == 1 => {
                 let bytes = parse_hex(text).map_err(|e| at(&e))?;
                 if bytes.len() != *len {
                     return Err(at(&format!("{} bytes, the array has {len}", bytes.len())));
@@ -209,7 +210,7 @@ impl Layout {
                 out.copy_from_slice(&bytes);
                 Ok(())
             }
-            (Layout::Bytes { size }, Value::Str(text) | Value::Name(text)) => {
+            (Layout::Bytes { size }, Value::Str(text) | Value::Name(text) | Value::Hex(text)) => {
                 let bytes = parse_hex(text).map_err(|e| at(&e))?;
                 if bytes.len() != *size {
                     return Err(at(&format!("{} bytes given, {size} needed", bytes.len())));
@@ -530,7 +531,7 @@ mod tests {
         assert_eq!(bytes, [0xaa, 0xbb, 0xcc, 0, 0x11, 0x22]);
         assert_eq!(mac.decode(&bytes).text(), "[170, 187, 204, 0, 17, 34]");
         let blob = raw(4);
-        assert_eq!(blob.decode(&[1, 0, 0, 0]), Value::Str("01 00 00 00".into()));
+        assert_eq!(blob.decode(&[1, 0, 0, 0]), Value::Hex("01 00 00 00".into()));
         assert_eq!(
             blob.encode(&Value::Num(1), &mut Vec::new()).unwrap(),
             1u32.to_ne_bytes()

@@ -13,6 +13,7 @@ mod target;
 mod value;
 
 use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use serde::Serialize;
@@ -62,21 +63,28 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for iface in &interfaces {
         let (ids, pins) = target::maps_of_interface(&iface.name, iface.index)?;
-        let mut seen = Vec::new();
-        for id in ids {
-            if let Ok(handle) = MapHandle::from_map_id(id) {
-                rows.push(target::inspect(handle, None).summary);
-                seen.push(id);
+        // The programs' maps (with their pin, if pinned there), then pinned
+        // maps that no program there uses (any more, or directly: inner maps).
+        let pinned: Vec<(PathBuf, MapHandle)> = pins
+            .into_iter()
+            .filter_map(|p| MapHandle::from_pinned_path(&p).ok().map(|h| (p, h)))
+            .collect();
+        let pin_of = |id: u32| {
+            pinned
+                .iter()
+                .find(|(_, h)| h.info().is_ok_and(|i| i.info.id == id))
+                .map(|(p, _)| p.clone())
+        };
+        for id in &ids {
+            if let Ok(handle) = MapHandle::from_map_id(*id) {
+                rows.push(target::inspect(handle, pin_of(*id)).summary);
             }
         }
-        // Pinned maps that no program there uses (any more) are listed too.
-        for pin in pins {
-            if let Ok(handle) = MapHandle::from_pinned_path(&pin) {
-                let target = target::inspect(handle, Some(pin.clone()));
-                match rows.iter_mut().find(|r| r.id == target.summary.id) {
-                    Some(row) => row.pin = Some(pin),
-                    None if !seen.contains(&target.summary.id) => rows.push(target.summary),
-                    None => {}
+        for (pin, handle) in pinned.iter() {
+            let id = handle.info().map_or(0, |i| i.info.id);
+            if !ids.contains(&id) {
+                if let Ok(handle) = MapHandle::from_map_id(id) {
+                    rows.push(target::inspect(handle, Some(pin.clone())).summary);
                 }
             }
         }
@@ -107,13 +115,13 @@ fn print_list(rows: &[Listed], json: bool, ifname: &str) {
         println!("  (no maps)");
     }
     println!(
-        "  {:<16} {:>6} {:<16} {:>5} {:>6} {:>8} {:>6}  pin",
+        "  {:<20} {:>6} {:<16} {:>5} {:>6} {:>8} {:>6}  pin",
         "name", "id", "type", "key", "value", "entries", "flags"
     );
     for row in rows {
         let m = &row.map;
         println!(
-            "  {:<16} {:>6} {:<16} {:>5} {:>6} {:>8} {:>#6x}  {}",
+            "  {:<20} {:>6} {:<16} {:>5} {:>6} {:>8} {:>#6x}  {}",
             m.name,
             m.id,
             m.type_name,
@@ -397,7 +405,11 @@ fn parse_with(layout: &Layout, text: &str, what: &str, map: &Summary) -> Result<
         )
         .hint(hint)
     };
-    let value = value::parse(text).map_err(&usage)?;
+    // Without BTF, `01 00 00 00` (unquoted, with spaces) means bytes.
+    let value = match layout {
+        Layout::Bytes { .. } if text.trim().contains(' ') => Value::Hex(text.trim().to_string()),
+        _ => value::parse(text).map_err(&usage)?,
+    };
     let mut zeroed = Vec::new();
     let bytes = layout.encode(&value, &mut zeroed).map_err(&usage)?;
     if !zeroed.is_empty() {

@@ -211,7 +211,8 @@ fn handle_id(handle: &MapHandle) -> u32 {
 pub fn inspect(handle: MapHandle, pin: Option<PathBuf>) -> Target {
     let raw = handle.info().map(|i| i.info).unwrap_or_default();
     let ty = handle.map_type();
-    let btf = (raw.btf_id != 0 && raw.btf_value_type_id != 0)
+    // Maps of maps have BTF for their key only (the value is a map).
+    let btf = (raw.btf_id != 0 && (raw.btf_key_type_id != 0 || raw.btf_value_type_id != 0))
         .then(|| load_btf(raw.btf_id))
         .flatten();
     let (key_size, value_size) = (raw.key_size as usize, raw.value_size as usize);
@@ -224,8 +225,16 @@ pub fn inspect(handle: MapHandle, pin: Option<PathBuf>) -> Target {
         MapType::ArrayOfMaps | MapType::HashOfMaps => Layout::MapId,
         _ => typed(raw.btf_value_type_id, value_size).unwrap_or(layout::raw(value_size)),
     };
+    // The kernel keeps 15 characters of a name; a pin often has them all.
+    let kernel_name = handle.name().to_string_lossy().into_owned();
+    let name = pin
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&kernel_name))
+        .unwrap_or(kernel_name);
     let summary = Summary {
-        name: handle.name().to_string_lossy().into_owned(),
+        name,
         id: raw.id,
         type_name: type_name(ty),
         ty,
@@ -233,7 +242,7 @@ pub fn inspect(handle: MapHandle, pin: Option<PathBuf>) -> Target {
         value_size: raw.value_size,
         max_entries: raw.max_entries,
         flags: raw.map_flags,
-        btf: btf.is_some(),
+        btf: !matches!(key, Layout::Bytes { .. }) || !matches!(value, Layout::Bytes { .. }),
         pin,
     };
     Target {

@@ -13,6 +13,8 @@ pub enum Value {
     Name(String),
     /// A quoted string (char arrays; MACs and hex bytes on input).
     Str(String),
+    /// Raw bytes in hex, for maps without BTF: `01 00 00 00`.
+    Hex(String),
     List(Vec<Value>),
     /// A struct or union, fields in declaration order.
     Fields(Vec<(String, Value)>),
@@ -26,6 +28,7 @@ impl Value {
             Value::Bool(b) => b.to_string(),
             Value::Name(n) => n.clone(),
             Value::Str(s) => format!("{s:?}"),
+            Value::Hex(h) => h.clone(),
             Value::List(items) => {
                 let items: Vec<String> = items.iter().map(Value::text).collect();
                 format!("[{}]", items.join(", "))
@@ -64,7 +67,7 @@ impl Serialize for Value {
                 _ => s.serialize_str(&n.to_string()),
             },
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Name(n) | Value::Str(n) => s.serialize_str(n),
+            Value::Name(n) | Value::Str(n) | Value::Hex(n) => s.serialize_str(n),
             Value::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
