@@ -33,6 +33,7 @@ TRACING01_ENV ?= tracing01
 TRACING02_ENV ?= tracing02
 TRACING03_ENV ?= tracing03
 TRACING04_ENV ?= tracing04
+MAPS_ENV ?= maps
 # tracing02 redirects between two environments.
 T02_L := $(TRACING02_ENV)l
 T02_R := $(TRACING02_ENV)r
@@ -106,7 +107,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
 .PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 \
-	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 bench bench-quick clean
+	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 maps bench bench-quick clean
 
 help:
 	@echo "xdp-tutorial (Rust): targets"
@@ -124,6 +125,7 @@ help:
 	@echo "  make tracing02 [root] lesson tracing02 step by step (monitor every xdp tracepoint: redirects, failed ones)"
 	@echo "  make tracing03 [root] lesson tracing03 step by step (bpf_printk from XDP, read with xdp-loader trace)"
 	@echo "  make tracing04 [root] lesson tracing04 step by step (capture packets to a pcap file, read it with tcpdump)"
+	@echo "  make maps      [root] lesson maps step by step (map dump/lookup/update/delete by BTF types, update flags, map-in-map)"
 	@echo "  make bench     [root] per-packet cost, live veth traffic, load/unload vs ip and bpftool, stats readout: one table"
 	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
@@ -548,6 +550,41 @@ tracing04:
 	run xdp-loader status $(TRACING04_ENV); \
 	run xdp-loader testenv teardown --name $(TRACING04_ENV); \
 	printf '\ntracing04 done. The capture stays in %s (tcpdump -r, wireshark).\n' "$$pcap"
+
+maps:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@$(WALK); $(call cleanup_trap,$(MAPS_ENV)); \
+	xdp-loader testenv teardown --name $(MAPS_ENV) >/dev/null 2>&1 || true; \
+	step "maps, step 1: a test environment, and xdp_map_in_map on it: its maps, as the kernel has them"; \
+	run xdp-loader testenv setup --name $(MAPS_ENV); $(SETTLE); \
+	run xdp-loader load $(MAPS_ENV) xdp_map_in_map; \
+	run xdp-loader map list $(MAPS_ENV); \
+	step "step 2: 3 pings, then read the counters: a per-CPU map shows each CPU and the sum; BTF gives the field names"; \
+	run xdp-loader testenv ping --name $(MAPS_ENV) -c 3; \
+	run xdp-loader map lookup $(MAPS_ENV):xdp_stats_map 2; \
+	run xdp-loader map lookup $(MAPS_ENV):proto_counts 58; \
+	step "step 3: writing from user space, and the update flags: every key of an array exists, so noexist always fails"; \
+	expect_fail 1 xdp-loader map update $(MAPS_ENV):xdp_stats_map 0 '{rx_packets: 0, rx_bytes: 0}' --flags noexist; \
+	run xdp-loader map update $(MAPS_ENV):xdp_stats_map 0 '{rx_packets: 1, rx_bytes: 100}' --flags exist; \
+	expect_fail 1 xdp-loader map delete $(MAPS_ENV):xdp_stats_map 0; \
+	step "step 4: map-in-map: slot 0 of the array of maps 'counters' holds proto_counts; swap in a new, empty inner map"; \
+	run xdp-loader map dump $(MAPS_ENV):counters; \
+	run xdp-loader map new-inner $(MAPS_ENV):counters 0; \
+	inner=$$(xdp-loader map lookup $(MAPS_ENV):counters 0 --json | sed 's/.*"map_id":\([0-9]*\).*/\1/'); \
+	run xdp-loader testenv ping --name $(MAPS_ENV) -c 2; \
+	step "step 5: the 2 new pings are in the new inner map; proto_counts (pinned, so it lives on) kept what it had"; \
+	run xdp-loader map lookup id:$$inner 58; \
+	run xdp-loader map lookup $(MAPS_ENV):proto_counts 58; \
+	step "step 6: the hash of maps counts an interface once user space gives it an inner map (key: its ifindex)"; \
+	ifindex=$$(cat /sys/class/net/$(MAPS_ENV)/ifindex); \
+	run xdp-loader map new-inner $(MAPS_ENV):counters_by_ifindex $$ifindex --like $(MAPS_ENV):proto_counts; \
+	run xdp-loader testenv ping --name $(MAPS_ENV) -c 2; \
+	run xdp-loader map dump $(MAPS_ENV):counters_by_ifindex; \
+	step "step 7: unload (the pins go too) and tear down"; \
+	run xdp-loader unload $(MAPS_ENV); \
+	run xdp-loader testenv teardown --name $(MAPS_ENV); \
+	printf '\nmaps done.\n'
 
 clean: cargo-check
 	$(BUILD_AS) $(CARGO) clean

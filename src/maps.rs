@@ -205,11 +205,13 @@ fn maps_in_use_except(owners: &[u32]) -> HashSet<u32> {
         .collect()
 }
 
-/// The map pinned at `path`: its id and name.
+/// The map pinned at `path`: its id and name (the pin's, which has all
+/// of it; the kernel keeps 15 characters).
 fn pinned_map(path: &Path) -> Option<(u32, String)> {
     let map = MapHandle::from_pinned_path(path).ok()?;
     let info = map.info().ok()?;
-    Some((info.info.id, map.name().to_string_lossy().into_owned()))
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    Some((info.info.id, name))
 }
 
 /// Removes the map pins in `dir` that no loaded program uses, other than

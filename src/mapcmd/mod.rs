@@ -209,9 +209,10 @@ fn header(target: &Target) {
         .as_ref()
         .map(|p| format!(", pinned at {}", p.display()))
         .unwrap_or_default();
-    let btf = match s.btf {
-        true => "",
-        false => ", no BTF: keys and values in hex",
+    let btf = match (s.btf, s.is_map_of_maps()) {
+        (true, _) => "",
+        (false, true) => ", no BTF: keys in hex",
+        (false, false) => ", no BTF: keys and values in hex",
     };
     println!("map {}{pin}{btf}", s.describe());
 }
@@ -244,7 +245,10 @@ fn dump(spec: &str, json: bool) -> anyhow::Result<()> {
     for entry in &entries {
         println!("{}", entry.text());
     }
-    println!("{} entries", entries.len());
+    match entries.len() {
+        1 => println!("1 entry"),
+        n => println!("{n} entries"),
+    }
     Ok(())
 }
 

@@ -242,7 +242,8 @@ pub fn inspect(handle: MapHandle, pin: Option<PathBuf>) -> Target {
         value_size: raw.value_size,
         max_entries: raw.max_entries,
         flags: raw.map_flags,
-        btf: !matches!(key, Layout::Bytes { .. }) || !matches!(value, Layout::Bytes { .. }),
+        btf: !matches!(key, Layout::Bytes { .. })
+            || !matches!(value, Layout::Bytes { .. } | Layout::MapId),
         pin,
     };
     Target {
