@@ -339,6 +339,20 @@ fn map_in_map_counters_follow_an_inner_map_swapped_at_runtime() {
     .fails_with(1);
     assert!(run.stderr.contains("refused the inner map"), "{run:#?}");
     assert_eq!(inner_id(&net, "counters", "0"), second, "slot 0 unchanged");
+
+    // Any fitting map can go in, by id: swap the first one back.
+    loader(&[
+        "map",
+        "update",
+        &map_spec(&net, "counters"),
+        "0",
+        &format!("id:{first}"),
+    ])
+    .ok();
+    assert_eq!(inner_id(&net, "counters", "0"), first);
+    assert!(net.ping(1));
+    assert_eq!(icmpv6_packets(first), 4);
+    assert_eq!(icmpv6_packets(second), 4);
 }
 
 /// An XDP program that tries to write an outer map.

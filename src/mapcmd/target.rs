@@ -48,9 +48,13 @@ pub struct Summary {
 impl Summary {
     /// `xdp_stats_map (id 12, percpu_array, key 4 B, value 16 B, 5 entries)`
     pub fn describe(&self) -> String {
+        let entries = match self.max_entries {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
         format!(
-            "{} (id {}, {}, key {} B, value {} B, {} entries)",
-            self.name, self.id, self.type_name, self.key_size, self.value_size, self.max_entries
+            "{} (id {}, {}, key {} B, value {} B, {entries})",
+            self.name, self.id, self.type_name, self.key_size, self.value_size
         )
     }
 
