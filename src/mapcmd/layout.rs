@@ -199,21 +199,14 @@ impl Layout {
                 out[..text.len()].copy_from_slice(text.as_bytes());
                 Ok(())
             }
-            (
-                Layout::Array { elem, len, .. },
-                Value::Str(text) | Value::Name(text) | Value::Hex(text),
-            ) if elem.size() == 1 => {
+            // Bytes: u8[N] (a MAC, say) or a blob without BTF.
+            (layout, Value::Str(text) | Value::Name(text) | Value::Hex(text))
+                if layout.is_bytes() =>
+            {
                 let bytes = parse_hex(text).map_err(|e| at(&e))?;
-                if bytes.len() != *len {
-                    return Err(at(&format!("{} bytes, the array has {len}", bytes.len())));
-                }
-                out.copy_from_slice(&bytes);
-                Ok(())
-            }
-            (Layout::Bytes { size }, Value::Str(text) | Value::Name(text) | Value::Hex(text)) => {
-                let bytes = parse_hex(text).map_err(|e| at(&e))?;
-                if bytes.len() != *size {
-                    return Err(at(&format!("{} bytes given, {size} needed", bytes.len())));
+                if bytes.len() != out.len() {
+                    let (given, needed) = (bytes.len(), out.len());
+                    return Err(at(&format!("{given} bytes given, {needed} needed")));
                 }
                 out.copy_from_slice(&bytes);
                 Ok(())
@@ -223,6 +216,15 @@ impl Layout {
                 write_int(out, *size, *n < 0, *n).map_err(|e| at(&e))
             }
             (layout, value) => Err(at(&format!("{} cannot be {}", layout.what(), value.text()))),
+        }
+    }
+
+    /// Raw bytes: a blob without BTF, or an array of 1-byte integers.
+    fn is_bytes(&self) -> bool {
+        match self {
+            Layout::Bytes { .. } => true,
+            Layout::Array { elem, chars, .. } => !chars && elem.size() == 1,
+            _ => false,
         }
     }
 
