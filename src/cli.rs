@@ -331,7 +331,7 @@ pub struct Sampling {
     pub interval: f64,
 
     /// Stop after this many samples (default: until Ctrl-C).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// One JSON object per sample (schema in README).
@@ -348,7 +348,7 @@ pub struct MonitorArgs {
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// Stop after this many lines (default: until Ctrl-C).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Print the trace lines as the kernel wrote them, undecoded.
@@ -375,7 +375,7 @@ pub struct CaptureArgs {
     pub write: Option<PathBuf>,
 
     /// Stop after this many packets (default: until Ctrl-C).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Bytes kept of each packet (the rest is counted, not copied).
