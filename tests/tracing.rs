@@ -404,3 +404,29 @@ fn loading_the_monitor_object_as_xdp_points_to_monitor() {
     assert!(run.hint().contains("xdp-loader monitor"), "{run:#?}");
     assert!(!has_xdp(&net));
 }
+
+#[test]
+fn tracefs_is_mounted_when_missing() {
+    if !privileged() {
+        return;
+    }
+    // In a private mount namespace, so the machine's tracefs is untouched.
+    let script = format!(
+        "umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; \
+         {loader} monitor --interval 0.1 --count 1 && stat -f -c %T /sys/kernel/tracing",
+        loader = common::loader_path()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Note: mounted tracefs at /sys/kernel/tracing"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("XDP-event"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("tracefs"), "{stdout}");
+}
