@@ -634,19 +634,13 @@ fn bpffs_is_mounted_when_missing() {
         loader = loader_path(),
         ifname = net.host_if()
     );
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+    let run = in_private_mounts(&script);
     assert!(
-        stderr.contains("Note: mounted bpffs at /sys/fs/bpf"),
-        "{stderr}"
+        run.stderr.contains("Note: mounted bpffs at /sys/fs/bpf"),
+        "{run:#?}"
     );
-    assert!(stdout.contains("bpf_fs"), "{stdout}");
-    assert!(stdout.contains("xdp_stats_map"), "{stdout}");
+    assert!(run.stdout.contains("bpf_fs"), "{run:#?}");
+    assert!(run.stdout.contains("xdp_stats_map"), "{run:#?}");
 }
 
 #[test]

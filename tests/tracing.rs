@@ -416,17 +416,12 @@ fn tracefs_is_mounted_when_missing() {
          {loader} monitor --interval 0.1 --count 1 && stat -f -c %T /sys/kernel/tracing",
         loader = common::loader_path()
     );
-    let out = std::process::Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+    let run = in_private_mounts(&script);
     assert!(
-        stderr.contains("Note: mounted tracefs at /sys/kernel/tracing"),
-        "{stderr}"
+        run.stderr
+            .contains("Note: mounted tracefs at /sys/kernel/tracing"),
+        "{run:#?}"
     );
-    assert!(stdout.contains("XDP-event"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("tracefs"), "{stdout}");
+    assert!(run.stdout.contains("XDP-event"), "{run:#?}");
+    assert!(run.stdout.trim_end().ends_with("tracefs"), "{run:#?}");
 }

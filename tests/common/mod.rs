@@ -84,6 +84,20 @@ pub fn loader(args: &[&str]) -> Run {
     )
 }
 
+/// Runs `sh -c SCRIPT` in a private mount namespace (what it mounts or
+/// unmounts stays there), panicking with its output if it fails.
+#[track_caller]
+pub fn in_private_mounts(script: &str) -> Run {
+    let run = Run::from(
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", script])
+            .output()
+            .expect("run unshare"),
+    );
+    assert_eq!(run.code, 0, "{script}: {run:#?}");
+    run
+}
+
 /// Runs a command, panicking with its stderr if it fails.
 #[track_caller]
 pub fn sh(program: &str, args: &[&str]) -> String {
