@@ -5,9 +5,9 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use libbpf_rs::MapCore;
 
-use super::target::{errno, Summary, Target};
+use super::target::{Summary, Target};
 use crate::cli::UpdateFlag;
-use crate::error::{errno_name, errno_text, Exit, Failure, ROOT_HINT};
+use crate::error::{errno_name, errno_of as errno, errno_text, Exit, Failure, ROOT_HINT};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Op {

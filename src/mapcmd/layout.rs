@@ -414,12 +414,6 @@ pub fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// For keys typed without BTF (`lookup MAP 3`): a number into a key of
-/// integer size, else hex bytes.
-pub fn raw(size: usize) -> Layout {
-    Layout::Bytes { size }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,7 +526,7 @@ mod tests {
             .unwrap();
         assert_eq!(bytes, [0xaa, 0xbb, 0xcc, 0, 0x11, 0x22]);
         assert_eq!(mac.decode(&bytes).text(), "[170, 187, 204, 0, 17, 34]");
-        let blob = raw(4);
+        let blob = Layout::Bytes { size: 4 };
         assert_eq!(blob.decode(&[1, 0, 0, 0]), Value::Hex("01 00 00 00".into()));
         assert_eq!(
             blob.encode(&Value::Num(1), &mut Vec::new()).unwrap(),

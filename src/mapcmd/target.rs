@@ -9,8 +9,8 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::{MapCore, MapHandle, MapType};
 use serde::Serialize;
 
-use super::layout::{self, Layout};
-use crate::error::{errno_text, Exit, Failure};
+use super::layout::Layout;
+use crate::error::{errno_of as errno, errno_text, Exit, Failure};
 use crate::iface;
 use crate::maps::maps_by_program;
 use crate::pin::{self, BPFFS_ROOT};
@@ -224,10 +224,10 @@ pub fn inspect(handle: MapHandle, pin: Option<PathBuf>) -> Target {
         btf.as_ref()
             .and_then(|btf| Layout::from_btf(btf, type_id, size))
     };
-    let key = typed(raw.btf_key_type_id, key_size).unwrap_or(layout::raw(key_size));
+    let key = typed(raw.btf_key_type_id, key_size).unwrap_or(Layout::Bytes { size: key_size });
     let value = match ty {
         MapType::ArrayOfMaps | MapType::HashOfMaps => Layout::MapId,
-        _ => typed(raw.btf_value_type_id, value_size).unwrap_or(layout::raw(value_size)),
+        _ => typed(raw.btf_value_type_id, value_size).unwrap_or(Layout::Bytes { size: value_size }),
     };
     // The kernel keeps 15 characters of a name; a pin often has them all.
     let kernel_name = handle.name().to_string_lossy().into_owned();
@@ -298,11 +298,6 @@ fn load_btf(id: u32) -> Option<Btf<'static>> {
     use std::io::Write;
     (&file).write_all(&bytes).ok()?;
     Btf::from_path(format!("/proc/self/fd/{}", file.as_fd().as_raw_fd())).ok()
-}
-
-/// The errno behind a libbpf-rs error.
-pub fn errno(err: &libbpf_rs::Error) -> i32 {
-    crate::error::errno_of(err)
 }
 
 #[cfg(test)]
