@@ -366,6 +366,33 @@ fn capture_ended_by_ctrl_c_or_sigkill_leaves_nothing_attached() {
 }
 
 #[test]
+fn capture_ends_when_its_interface_is_deleted_keeping_the_file() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    net.settle();
+    let (file, _cleanup) = pcap_file(&net);
+    let mut capture = Background::spawn(&["capture", net.host_if(), "-w", &file, "-q"]);
+    capture.wait_stderr("Capturing on", Duration::from_secs(10));
+    assert!(net.ping(2));
+    sh("ip", &["link", "del", net.host_if()]);
+    assert_eq!(capture.wait_exit(Duration::from_secs(5)), Some(1));
+    assert!(
+        capture
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("is gone; 2 packet(s) captured before that")),
+        "{:#?}",
+        capture.stderr_seen
+    );
+    assert_eq!(
+        tcpdump_read(&file).len(),
+        2,
+        "the file keeps what was captured"
+    );
+}
+
+#[test]
 fn capture_refuses_a_busy_interface_and_a_bad_file_changing_nothing() {
     let Some(net) = TestNet::for_privileged_test() else {
         return;

@@ -57,6 +57,17 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| format!(" written to {}", p.display()))
         .unwrap_or_default();
+    if tally.interface_gone {
+        return Err(Failure::new(
+            Exit::Fail,
+            format!(
+                "interface {} is gone; {} packet(s) captured before that{into}",
+                iface.name, tally.captured
+            ),
+        )
+        .hint(format!("interfaces here: {}", interface_names()))
+        .into());
+    }
     let lost = match tally.lost {
         0 => String::new(),
         n => format!("; {n} more arrived while the perf buffer was full and were not captured"),
@@ -66,6 +77,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         tally.captured, iface.name
     );
     Ok(())
+}
+
+fn interface_names() -> String {
+    let names: Vec<String> = iface::all().into_iter().map(|i| i.name).collect();
+    names.join(", ")
 }
 
 /// Capture owns its own XDP program, so the interface must have none.
@@ -94,6 +110,8 @@ struct Tally {
     lost: u64,
     /// The first error writing the file, which ends the capture.
     write_error: Option<std::io::Error>,
+    /// The interface was deleted while capturing (its program with it).
+    interface_gone: bool,
 }
 
 /// Loads and attaches the capture program, and turns perf samples into
@@ -173,10 +191,10 @@ fn capture(
             .unwrap_or_default()
     );
 
-    loop {
+    for round in 1u64.. {
         // EINTR (a signal arrived) is not an error: the loop looks at why.
         let _ = perf.poll(POLL);
-        let tally = tally.borrow();
+        let mut tally = tally.borrow_mut();
         if let Some(e) = &tally.write_error {
             return Err(Failure::new(
                 Exit::Fail,
@@ -184,6 +202,11 @@ fn capture(
             ));
         }
         if tally.captured >= limit || stop.try_recv().is_ok() {
+            break;
+        }
+        // Once a second: a deleted interface sends nothing any more.
+        if round % 10 == 0 && iface::name_of(iface.index).as_deref() != Some(iface.name.as_str()) {
+            tally.interface_gone = true;
             break;
         }
     }
