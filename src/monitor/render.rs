@@ -36,8 +36,12 @@ pub struct Row {
     pub event: String,
     /// Interface name (or `ifindex N` when it has none here), or `cpu N`.
     pub device: String,
+    /// The ifindex (or CPU) behind `device`, for scripts.
+    pub from: i32,
     /// Where the frames went (redirects, devmap), if anywhere else.
     pub target: Option<String>,
+    /// The ifindex (or CPU) behind `target`.
+    pub to: Option<i32>,
     pub action: String,
     /// The errno of failed redirects and transmits.
     pub error: Option<String>,
@@ -73,6 +77,8 @@ impl Sample {
                     event: event_name(key.event),
                     device: place(key.event, key.from),
                     target: has_target(key.event).then(|| place(key.event, key.to)),
+                    from: key.from,
+                    to: has_target(key.event).then_some(key.to),
                     action: action_name(key.action),
                     error: error_name(key.err),
                     events: cur.events,
