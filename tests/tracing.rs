@@ -123,6 +123,10 @@ fn monitor_names_the_target_and_errno_of_failed_redirects() {
     assert_eq!(failed.len(), 1, "one target, one errno: {failed:#?}");
     let row = &failed[0];
     assert_eq!(row["target"], b.host_if(), "{row}");
+    let ifindex =
+        |name: &str| json("ip", &["-j", "link", "show", "dev", name])[0]["ifindex"].clone();
+    assert_eq!(row["to"], ifindex(b.host_if()), "{row}");
+    assert_eq!(row["from"], ifindex(a.host_if()), "{row}");
     assert_eq!(row["action"], "XDP_REDIRECT", "{row}");
     assert_eq!(row["packets"], arrived, "{row}");
     assert_eq!(
