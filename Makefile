@@ -101,6 +101,11 @@ PACKET_WALK := $(WALK); \
 	captured() { wait $$cap_pid || true; echo "(tcpdump saw:)"; cat "$$cap_out"; rm -f "$$cap_out" "$$cap_err"; }; \
 	has_vlan() { [ -d /proc/net/vlan ] || { modprobe -q 8021q 2>/dev/null && [ -d /proc/net/vlan ]; }; }
 
+# A walk-through's own environments: leftovers of an earlier run are
+# removed first, and the trap removes them again however the run ends.
+fresh_env = $(call cleanup_trap,$(1)); xdp-loader testenv teardown --name $(1) >/dev/null 2>&1 || true
+fresh_envs = $(call cleanup_trap_all,$(1)); for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done
+
 # Runs on exit (success, failure or Ctrl-C): removes the environment $(1).
 cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1) >/dev/null 2>&1 || true; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environment $(1) removed" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 # The same for several environments ($(1): a list of names).
@@ -205,8 +210,7 @@ objdump: build
 demo:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(DEMO_ENV)); \
-	xdp-loader testenv teardown --name $(DEMO_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(DEMO_ENV)); \
 	step "1. A test environment: namespace $(DEMO_ENV) with veth0, joined by a veth pair to interface $(DEMO_ENV) here"; \
 	run xdp-loader testenv setup --name $(DEMO_ENV); \
 	step "2. Attach the built-in program xdp_pass_func (returns XDP_PASS) to $(DEMO_ENV), native mode"; \
@@ -232,8 +236,7 @@ demo:
 basic01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(BASIC01_ENV)); \
-	xdp-loader testenv teardown --name $(BASIC01_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(BASIC01_ENV)); \
 	step "basic01, step 1: a test environment (the interface $(BASIC01_ENV) out here, veth0 inside the namespace)"; \
 	run xdp-loader testenv setup --name $(BASIC01_ENV); \
 	step "step 2: load the lesson's program (built-in xdp_pass: xdp_prog_simple returns XDP_PASS) in native mode"; \
@@ -254,8 +257,7 @@ basic01:
 basic02:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(BASIC02_ENV)); \
-	xdp-loader testenv teardown --name $(BASIC02_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(BASIC02_ENV)); \
 	step "basic02, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(BASIC02_ENV); \
 	step "step 2: one object, three programs: without -n the first XDP program (xdp_pass_func) is picked"; \
@@ -283,8 +285,7 @@ basic02:
 basic03:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(BASIC03_ENV)); \
-	xdp-loader testenv teardown --name $(BASIC03_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(BASIC03_ENV)); \
 	step "basic03, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(BASIC03_ENV); \
 	step "step 2: load xdp_stats1: it counts every packet in xdp_stats_map, pinned at /sys/fs/bpf/$(BASIC03_ENV)/"; \
@@ -303,8 +304,7 @@ basic03:
 basic04:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(BASIC04_ENV)); \
-	xdp-loader testenv teardown --name $(BASIC04_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(BASIC04_ENV)); \
 	step "basic04, step 1: a test environment, and xdp_pass_func (it counts its verdict) loaded"; \
 	run xdp-loader testenv setup --name $(BASIC04_ENV); \
 	run xdp-loader load $(BASIC04_ENV) xdp_prog -n xdp_pass_func; \
@@ -327,8 +327,7 @@ basic04:
 packet01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call cleanup_trap_all,$(PACKET01_ENV) $(PACKET01_ENV)v); \
-	for env in $(PACKET01_ENV) $(PACKET01_ENV)v; do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	@$(PACKET_WALK); $(call fresh_envs,$(PACKET01_ENV) $(PACKET01_ENV)v); \
 	step "packet01, step 1: a test environment with IPv6 and, with --legacy-ip, IPv4"; \
 	run xdp-loader testenv setup --name $(PACKET01_ENV) --legacy-ip; \
 	step "step 2: load xdp_parser: it parses Ethernet, up to two VLAN tags, IPv4/IPv6 and ICMP/ICMPv6, and drops echo requests with an even sequence number"; \
@@ -363,8 +362,7 @@ packet01:
 packet02:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call cleanup_trap_all,$(PACKET02_ENV) $(PACKET02_ENV)v); \
-	for env in $(PACKET02_ENV) $(PACKET02_ENV)v; do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	@$(PACKET_WALK); $(call fresh_envs,$(PACKET02_ENV) $(PACKET02_ENV)v); \
 	step "packet02, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(PACKET02_ENV); \
 	outside=$$(addr6 $(PACKET02_ENV)); \
@@ -410,8 +408,7 @@ P03_B := $(PACKET03_ENV)-b
 packet03:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call cleanup_trap_all,$(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B)); \
-	for env in $(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	@$(PACKET_WALK); $(call fresh_envs,$(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B)); \
 	step "packet03, part 1 (XDP_TX), step 1: a test environment; its namespace's kernel is told to ignore echo requests"; \
 	run xdp-loader testenv setup --name $(P03_TX) --legacy-ip; \
 	in6=$$(inside6 $(P03_TX)); in4=$$(inside4 $(P03_TX)); \
@@ -463,8 +460,7 @@ packet03:
 tracing01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(TRACING01_ENV)); \
-	xdp-loader testenv teardown --name $(TRACING01_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(TRACING01_ENV)); \
 	step "tracing01, step 1: a test environment, and basic02's xdp_abort_func on it (XDP_ABORTED: drop, and fire xdp:xdp_exception)"; \
 	run xdp-loader testenv setup --name $(TRACING01_ENV); $(SETTLE); \
 	run xdp-loader load $(TRACING01_ENV) xdp_prog -n xdp_abort_func; \
@@ -482,8 +478,7 @@ tracing01:
 tracing02:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call cleanup_trap_all,$(T02_L) $(T02_R)); \
-	for env in $(T02_L) $(T02_R); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; \
+	@$(PACKET_WALK); $(call fresh_envs,$(T02_L) $(T02_R)); \
 	step "tracing02, step 1: two environments joined by XDP redirects (packet03's testenv redirect)"; \
 	run xdp-loader testenv setup --name $(T02_L); \
 	run xdp-loader testenv setup --name $(T02_R); \
@@ -513,8 +508,7 @@ tracing02:
 tracing03:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(TRACING03_ENV)); \
-	xdp-loader testenv teardown --name $(TRACING03_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(TRACING03_ENV)); \
 	step "tracing03, step 1: a test environment, and xdp_printk on it: one bpf_printk() per packet"; \
 	run xdp-loader testenv setup --name $(TRACING03_ENV); $(SETTLE); \
 	run xdp-loader load $(TRACING03_ENV) xdp_printk; \
@@ -534,8 +528,7 @@ tracing03:
 tracing04:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(TRACING04_ENV)); \
-	xdp-loader testenv teardown --name $(TRACING04_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(TRACING04_ENV)); \
 	pcap=$(TRACING04_PCAP); \
 	step "tracing04, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(TRACING04_ENV); $(SETTLE); \
@@ -554,8 +547,7 @@ tracing04:
 maps:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call cleanup_trap,$(MAPS_ENV)); \
-	xdp-loader testenv teardown --name $(MAPS_ENV) >/dev/null 2>&1 || true; \
+	@$(WALK); $(call fresh_env,$(MAPS_ENV)); \
 	step "maps, step 1: a test environment, and xdp_map_in_map on it: its maps, as the kernel has them"; \
 	run xdp-loader testenv setup --name $(MAPS_ENV); $(SETTLE); \
 	run xdp-loader load $(MAPS_ENV) xdp_map_in_map; \

@@ -386,16 +386,7 @@ fn only_user_space_may_write_an_outer_map() {
     let Some(net) = TestNet::for_privileged_test() else {
         return;
     };
-    let crate_dir = env!("CARGO_MANIFEST_DIR");
-    let obj = compile_bpf_with_includes(
-        "writes_outer",
-        WRITES_OUTER,
-        &[
-            &format!("{crate_dir}/vmlinux"),
-            &format!("{crate_dir}/src/bpf"),
-            env!("XDP_TUTORIAL_BPF_INCLUDE"),
-        ],
-    );
+    let obj = compile_lesson_bpf("writes_outer", WRITES_OUTER);
     let run = loader(&["load", net.host_if(), path(&obj)]).fails_with(40);
     assert!(
         run.stderr

@@ -548,16 +548,7 @@ fn external_object_with_the_same_header_is_counted() {
         return;
     };
     let pin = stats_pin(&net);
-    let crate_dir = env!("CARGO_MANIFEST_DIR");
-    let obj = compile_bpf_with_includes(
-        "ext_counter",
-        EXTERNAL_COUNTER,
-        &[
-            &format!("{crate_dir}/vmlinux"),
-            &format!("{crate_dir}/src/bpf"),
-            env!("XDP_TUTORIAL_BPF_INCLUDE"),
-        ],
-    );
+    let obj = compile_lesson_bpf("ext_counter", EXTERNAL_COUNTER);
     net.settle();
     let run = loader(&["load", "-m", "skb", net.host_if(), path(&obj)]).ok();
     assert!(

@@ -60,8 +60,8 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
             .filter(|i| iface::attached(i.index).is_ok_and(|a| !a.is_empty()))
             .collect(),
     };
-    let mut rows = Vec::new();
     for iface in &interfaces {
+        let mut rows = Vec::new();
         let (ids, pins) = target::maps_of_interface(&iface.name, iface.index)?;
         // The programs' maps (with their pin, if pinned there), then pinned
         // maps that no program there uses (any more, or directly: inner maps).
@@ -89,7 +89,7 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
             }
         }
         let listed: Vec<Listed> = rows
-            .drain(..)
+            .into_iter()
             .map(|map| Listed {
                 ifname: iface.name.clone(),
                 map,

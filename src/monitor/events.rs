@@ -134,9 +134,13 @@ pub fn counts_cpus(event: u32) -> bool {
     matches!(EVENT_NAMES.get(event as usize), Some(name) if name.starts_with("xdp_cpumap"))
 }
 
-/// Does this event have a target distinct from its device?
+/// Does this event have a target distinct from its device (a redirect's
+/// or devmap's interface, a cpumap's target CPU)?
 pub fn has_target(event: u32) -> bool {
-    matches!(event, 1..=4)
+    matches!(
+        EVENT_NAMES.get(event as usize),
+        Some(&("xdp_redirect" | "xdp_redirect_err" | "xdp_devmap_xmit" | "xdp_cpumap_enqueue"))
+    )
 }
 
 pub fn action_name(action: u32) -> String {

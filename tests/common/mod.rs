@@ -307,25 +307,22 @@ pub fn ip_mode_number(mode: &str) -> u64 {
 
 /// Compiles a C XDP program with clang into a temp dir; returns the object path.
 pub fn compile_bpf(name: &str, source: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xdp-loader-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let c = dir.join(format!("{name}.c"));
-    let obj = dir.join(format!("{name}.o"));
-    std::fs::write(&c, source).unwrap();
-    sh(
-        "clang",
+    compile_bpf_with_includes(name, source, &[])
+}
+
+/// Compiles a C XDP program the way build.rs compiles the lessons, so it
+/// can include "vmlinux_xdp.h", the lesson headers and <bpf/bpf_helpers.h>.
+pub fn compile_lesson_bpf(name: &str, source: &str) -> PathBuf {
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    compile_bpf_with_includes(
+        name,
+        source,
         &[
-            "-target",
-            "bpf",
-            "-O2",
-            "-g",
-            "-c",
-            path(&c),
-            "-o",
-            path(&obj),
+            &format!("{crate_dir}/vmlinux"),
+            &format!("{crate_dir}/src/bpf"),
+            env!("XDP_TUTORIAL_BPF_INCLUDE"),
         ],
-    );
-    obj
+    )
 }
 
 /// Removes a file or directory the test made outside what TestNet's Drop
@@ -346,7 +343,7 @@ pub fn path(p: &Path) -> &str {
 
 /// Compiles a C XDP program with clang and `-I` for each of `includes`
 /// into a temp dir; returns the object path.
-pub fn compile_bpf_with_includes(name: &str, source: &str, includes: &[&str]) -> PathBuf {
+fn compile_bpf_with_includes(name: &str, source: &str, includes: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xdp-loader-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join(format!("{name}.c"));
