@@ -48,6 +48,9 @@ pub struct Builtin {
     pub description: &'static str,
     /// The ELF object clang produced.
     pub object: &'static [u8],
+    /// The command that runs it, for objects that `load` cannot attach
+    /// (no XDP program in them).
+    pub run_by: Option<&'static str>,
 }
 
 /// The BPF object compiled from `src/bpf/<stem>.bpf.c`.
@@ -63,66 +66,77 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "basic01",
         description: "passes every packet (XDP_PASS): the smallest XDP program",
         object: object_of!("xdp_pass"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_prog",
         lesson: "basic02, basic04",
         description: "one object, three programs (pass, drop, abort; pick with -n), each counting its verdict",
         object: object_of!("xdp_prog"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_stats1",
         lesson: "basic03",
         description: "counts packets and bytes per verdict in xdp_stats_map, passes everything",
         object: object_of!("xdp_stats1"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_parser",
         lesson: "packet01",
         description: "parses Ethernet, VLAN, IPv4/IPv6, ICMP, UDP and TCP headers; drops pings with an even sequence number",
         object: object_of!("xdp_parser"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_rewrite",
         lesson: "packet02",
         description: "rewrites packets: UDP/TCP destination port - 1, or pops/pushes a VLAN tag (pick with -n)",
         object: object_of!("xdp_rewrite"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_redirect",
         lesson: "packet03",
         description: "answers pings with XDP_TX, redirects with maps, routes with bpf_fib_lookup (pick with -n)",
         object: object_of!("xdp_redirect"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_bench",
         lesson: "bench",
         description: "for `xdp-loader bench`: xdp_bare_pass (XDP_PASS, counts nothing: the baseline) and xdp_bench_tx (XDP_TX: the live-traffic generator)",
         object: object_of!("xdp_bench"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_monitor",
         lesson: "tracing01, tracing02",
         description: "for `xdp-loader monitor`: tracepoint programs counting the kernel's xdp:* events (aborts, redirects, devmap/cpumap batches); not an XDP program",
         object: object_of!("xdp_monitor"),
+        run_by: Some("xdp-loader monitor"),
     },
     Builtin {
         name: "xdp_printk",
         lesson: "tracing03",
         description: "bpf_printk()s each packet's source and destination MAC and ethertype (read them with `xdp-loader trace`), passes everything",
         object: object_of!("xdp_printk"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_capture",
         lesson: "tracing04",
         description: "for `xdp-loader capture`: copies each packet to user space through a perf buffer, passes everything",
         object: object_of!("xdp_capture"),
+        run_by: None,
     },
     Builtin {
         name: "xdp_map_in_map",
         lesson: "maps (map-in-map)",
         description: "counts packets per IP protocol in an inner map found through an outer map (array of maps, and hash of maps by ifindex); swap inner maps with `xdp-loader map new-inner`",
         object: object_of!("xdp_map_in_map"),
+        run_by: None,
     },
 ];
 

@@ -232,16 +232,17 @@ pub fn choose(object: &str, progs: &[ProgramEntry], sel: Selection) -> Result<Ch
         };
         let only_other_types =
             !progs.is_empty() && progs.iter().all(|p| p.prog_type != ProgramType::Unspec);
+        let run_by = builtin::find(object).and_then(|b| b.run_by);
         let hint = if picked_by_user {
-            "pick one of the programs listed above with -n NAME (or -s SECTION)"
-        } else if object == "xdp_monitor" {
-            // The built-in tracing lesson object: it has a command of its own.
-            "xdp_monitor holds tracepoint programs: run them with xdp-loader monitor"
+            "pick one of the programs listed above with -n NAME (or -s SECTION)".to_string()
+        } else if let Some(command) = run_by {
+            format!("{object} is not an XDP program to attach: run it with {command}")
         } else if only_other_types {
-            "xdp-loader attaches XDP programs only: declare one with SEC(\"xdp\")"
+            "xdp-loader attaches XDP programs only: declare one with SEC(\"xdp\")".to_string()
         } else {
             "a program in a section libbpf does not know (e.g. SEC(\"xdp_foo\")) loads as XDP \
              when you pick it with -n NAME or -s SECTION"
+                .to_string()
         };
         return Err(
             Failure::new(Exit::Bpf, format!("{wanted} in object '{object}'; it has:"))
