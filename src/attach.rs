@@ -280,9 +280,22 @@ pub fn attach_while_running(req: &Request) -> Result<OwnedFd, Failure> {
 /// A pin left from a link whose attachment is gone is removed; a live one
 /// is only replaced with `--force`.
 fn clear_dead_pin(path: &std::path::Path, force: bool) -> Result<(), AttachError> {
-    let Ok(fd) = pin::open_pinned(path) else {
+    let Some((fd, kind)) = pin::open_with_kind(path) else {
         return Ok(());
     };
+    // Something else moved there is not ours to remove.
+    if kind != pin::Kind::Link {
+        return Err(AttachError::Reported(
+            Failure::new(
+                Exit::Xdp,
+                format!("{} holds a {}, not a bpf_link", path.display(), kind.name()),
+            )
+            .hint(format!(
+                "xdp-loader did not pin it there: move it away or rm {}",
+                path.display()
+            )),
+        ));
+    }
     let live = matches!(
         LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&fd)).map(|i| i.info),
         Ok(LinkTypeInfo::Xdp(ref x)) if x.ifindex != 0
@@ -348,7 +361,7 @@ fn detach_link(iface: &Interface, attached: &Attached) -> Result<(), AttachError
     check(ret, "bpf_link_detach")?;
     // Our pin would keep a dead link around: drop it if it is this link.
     let path = pin::link_pin_path(&iface.name);
-    if let Ok(fd) = pin::open_pinned(&path) {
+    if let Some((fd, pin::Kind::Link)) = pin::open_with_kind(&path) {
         if LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&fd)).is_ok_and(|i| i.id == link_id) {
             pin::remove_pin(&path);
         }

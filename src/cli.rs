@@ -42,8 +42,8 @@ pub enum Command {
     Pin(PinArgs),
     /// Remove the map pins of the program attached to IFNAME.
     Unpin(PinArgs),
-    /// Remove link pins whose attachment is gone (interface deleted, link detached).
-    Clean,
+    /// Remove what interrupted runs left: map pins whose program is gone, link pins that attach nothing.
+    Clean(CleanArgs),
     /// Point the redirect program on IFNAME (built-in xdp_redirect) at another interface (packet03).
     Redirect(RedirectArgs),
     /// Test environments: a network namespace joined to this one by a veth pair.
@@ -229,6 +229,12 @@ impl UnloadArgs {
     pub fn ifname(&self) -> &str {
         self.iface.name()
     }
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// Only the leftovers of this interface (it need not exist any more).
+    pub ifname: Option<String>,
 }
 
 #[derive(Args, Debug)]

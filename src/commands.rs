@@ -1,16 +1,15 @@
 //! The `load`, `unload`, `list` and `clean` commands: argument handling and
 //! output. The work itself lives in `object`, `attach`, `iface` and `pin`.
 
-use libbpf_rs::query::{LinkInfo, LinkTypeInfo};
-
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
-use crate::cli::{LoadArgs, Mode, UnloadArgs};
+use crate::cli::{CleanArgs, LoadArgs, Mode, UnloadArgs};
 use crate::error::{Exit, Failure, ROOT_HINT};
 use crate::iface::{self, describe, mode_name};
-use crate::maps;
+use crate::leftovers::{self, Leftover};
+use crate::maps::{self, Unpin};
 use crate::object::{self, Selection, Source};
-use crate::pin;
+use crate::ownership::{self, Record};
 use crate::signals;
 
 /// Refuses early, with the hint, instead of failing halfway with EPERM.
@@ -39,7 +38,11 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
 
     // From the first pin to the attachment, a Ctrl-C waits (see signals.rs).
     let _deferred = signals::defer_termination();
-    let loaded = object::load(&source, selection, offload, Some(&pin_dir)).map_err(|failure| {
+    let pin_to = maps::PinTo {
+        ifname: &iface.name,
+        dir: &pin_dir,
+    };
+    let loaded = object::load(&source, selection, offload, Some(pin_to)).map_err(|failure| {
         // A device that cannot offload refuses the program already at load.
         if offload.is_some() && failure.message.starts_with("cannot load") {
             return Failure::new(
@@ -62,7 +65,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         kind: args.attach,
         force: args.force,
     })
-    .inspect_err(|_| loaded.pins.undo(loaded.program_id()))?;
+    .inspect_err(|_| loaded.pins.undo())?;
 
     println!(
         "Success: Loaded BPF-object({}) and used program({})",
@@ -91,14 +94,12 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
 pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
     require_root("xdp-loader unload")?;
     let iface = iface::resolve(args.ifname())?;
+    // Held from before looking until the pins are gone: a `load` or
+    // `clean` meanwhile would see half of the change.
+    let lock = ownership::lock()?;
     let attached = iface::attached(iface.index)?;
     if attached.is_empty() {
-        return Err(Failure::new(
-            Exit::Fail,
-            format!("no XDP program is attached to {}", iface.name),
-        )
-        .hint("see what runs where with: xdp-loader status")
-        .into());
+        return Err(nothing_attached(&iface.name, &lock).into());
     }
     let listing = || attached.iter().map(describe);
     let targets: Vec<_> = match args.id {
@@ -136,24 +137,48 @@ pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
         }
     };
     // Checked before detaching, so a bad --pin-path changes nothing.
-    let pin_dir = match args.keep_maps {
-        false => Some(maps::pin_dir(&iface.name, args.pin_path.as_deref())?),
-        true => None,
-    };
+    let pin_dir = maps::pin_dir(&iface.name, args.pin_path.as_deref())?;
     // Detaching and unpinning belong together: a Ctrl-C waits for both.
     let _deferred = signals::defer_termination();
+    let owners: Vec<u32> = targets.iter().map(|t| t.prog_id).collect();
+    // Asked before detaching: a detached program may be gone at once.
+    let their_maps = maps::maps_of(&owners);
     for target in &targets {
         let what = describe(target);
         attach::detach(&iface, target).map_err(|e| attach::explain_detach(&iface, target, e))?;
         println!("Success: Unloaded XDP program {what} from {}", iface.name);
     }
-    if let Some(dir) = pin_dir {
-        let owners: Vec<u32> = targets.iter().map(|t| t.prog_id).collect();
-        for line in maps::unpin_owned(&dir, &owners) {
-            println!("{line}");
-        }
+    let how = match args.keep_maps {
+        false => Unpin::Ours,
+        true => Unpin::HandOver,
+    };
+    for line in maps::unpin_maps_of(&pin_dir, &owners, &their_maps, how)? {
+        println!("{line}");
     }
     Ok(())
+}
+
+/// `unload` with no program attached: the leftovers of an interrupted
+/// run, if there are any, are the likely reason; `clean IFNAME` removes them.
+fn nothing_attached(ifname: &str, lock: &ownership::Lock) -> Failure {
+    let found: Vec<_> = leftovers::survey(Some(ifname), &Record::read(lock))
+        .into_iter()
+        .filter(Leftover::is_pin)
+        .collect();
+    let failure = Failure::new(
+        Exit::Fail,
+        format!("no XDP program is attached to {ifname}"),
+    );
+    if found.is_empty() {
+        return failure.hint("see what runs where with: xdp-loader status");
+    }
+    failure
+        .details(std::iter::once(format!(
+            "{} pin(s) that xdp-loader made for it remain, their program gone (an interrupted run?):",
+            found.len()
+        )))
+        .details(found.iter().map(|l| format!("  {}", l.describe())))
+        .hint(format!("remove them with: xdp-loader clean {ifname}"))
 }
 
 pub fn list() -> anyhow::Result<()> {
@@ -179,29 +204,23 @@ pub fn list() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes link pins whose link no longer holds an attachment.
-pub fn clean() -> anyhow::Result<()> {
+/// `clean [IFNAME]`: removes the leftovers of interrupted runs (see
+/// leftovers.rs), of one interface or of all, and names each.
+pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
     require_root("xdp-loader clean")?;
-    let root = std::path::Path::new(pin::BPFFS_ROOT).join("xdp-loader");
-    let mut removed = 0;
-    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        let path = entry.path().join("link");
-        let Ok(fd) = pin::open_pinned(&path) else {
-            continue;
-        };
-        let attached = matches!(
-            LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&fd)).map(|i| i.info),
-            Ok(LinkTypeInfo::Xdp(ref x)) if x.ifindex != 0
-        );
-        if !attached {
-            pin::remove_pin(&path);
-            println!("Removed stale link pin {}", path.display());
-            removed += 1;
-        }
+    let ifname = args.ifname.as_deref();
+    let lock = ownership::lock()?;
+    let mut record = Record::read(&lock);
+    let found = leftovers::survey(ifname, &record);
+    for line in leftovers::reclaim(&found, &mut record) {
+        println!("{line}");
     }
-    println!(
-        "Cleaned up {removed} stale link pin(s) under {}",
-        root.display()
-    );
+    record.write(&lock)?;
+    let removed = found.iter().filter(|l| l.is_pin()).count();
+    let scope = match ifname {
+        Some(name) => format!("of {name}"),
+        None => "of any interface".to_string(),
+    };
+    println!("Cleaned up {removed} leftover pin(s) {scope}");
     Ok(())
 }

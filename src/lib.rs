@@ -34,11 +34,13 @@ pub mod elf;
 pub mod error;
 pub mod fsmount;
 pub mod iface;
+pub mod leftovers;
 pub mod libbpf_log;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
 pub mod object;
+pub mod ownership;
 pub mod pin;
 pub mod redirect;
 pub mod signals;
@@ -63,7 +65,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(args),
         Command::Pin(args) => maps::pin_command(args),
         Command::Unpin(args) => maps::unpin_command(args),
-        Command::Clean => commands::clean(),
+        Command::Clean(args) => commands::clean(args),
         Command::Redirect(args) => redirect::run(args),
         Command::Testenv(args) => testenv::run(&args.command),
         Command::Bench(args) => bench::run(args),

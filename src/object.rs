@@ -10,7 +10,7 @@ use libbpf_rs::{MapType, Object, ObjectBuilder, OpenObject, ProgramAttachType, P
 use crate::builtin::{self, Builtin};
 use crate::error::{errno_of, errno_text, Exit, Failure, ROOT_HINT};
 use crate::libbpf_log;
-use crate::maps::{self, PinPlan};
+use crate::maps::{self, PinPlan, PinTo};
 
 /// Where the BPF object comes from.
 #[derive(Debug, Clone)]
@@ -322,19 +322,20 @@ impl Loaded {
 
 /// Opens `source`, keeps only the chosen program, and loads it.
 /// `offload_ifindex` binds the program to a device for `-m hw`; with
-/// `pin_dir` the maps are pinned there, reusing compatible existing pins.
+/// `pin_to` the maps are pinned there, reusing compatible existing pins;
+/// the pin lock is then held until the returned `Loaded.pins` is dropped.
 pub fn load(
     source: &Source,
     sel: Selection,
     offload_ifindex: Option<u32>,
-    pin_dir: Option<&Path>,
+    pin_to: Option<PinTo>,
 ) -> Result<Loaded, Failure> {
     let object_name = source.name();
     let mut open = source.open()?;
     let choice = choose(&object_name, &programs(&open), sel)?;
     check_map_sizes(&open, &object_name)?;
-    let pins = match pin_dir {
-        Some(dir) => maps::plan(&mut open, &object_name, dir)?,
+    let pins = match pin_to {
+        Some(to) => maps::plan(&mut open, &object_name, to)?,
         None => PinPlan::default(),
     };
 
@@ -357,18 +358,22 @@ pub fn load(
     }
 
     libbpf_log::take();
-    let object = open.load().map_err(|err| {
-        // libbpf unpins what it pinned, but leaves the directory it made.
-        pins.undo(None);
-        load_failure(&object_name, &choice.name, &err)
-    })?;
-    Ok(Loaded {
+    let object = open
+        .load()
+        .map_err(|err| load_failure(&object_name, &choice.name, &err))?;
+    let loaded = Loaded {
         object,
         object_name,
         program: choice.name,
         notes: choice.notes,
         pins,
-    })
+    };
+    let prog_id = loaded.program_id().unwrap_or(0);
+    loaded
+        .pins
+        .pin_created(&loaded.object, prog_id)
+        .inspect_err(|_| loaded.pins.undo())?;
+    Ok(loaded)
 }
 
 fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {

@@ -4,7 +4,7 @@
 //! object (map, program or link), so the object outlives the process.
 
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::error::{errno_text, Exit, Failure};
@@ -40,9 +40,32 @@ pub fn ensure_bpffs() -> Result<(), Failure> {
     Ok(())
 }
 
+/// bpffs refuses every name that contains a '.' (its lookup answers
+/// EPERM: "reserved for future use"), but VLAN devices are called
+/// `eth0.5`. Interface names can never contain ':' (the kernel refuses it),
+/// so '.' -> ':' is a reversible spelling: `eth0.5` pins in `eth0:5`.
+pub fn dir_name(ifname: &str) -> String {
+    ifname.replace('.', ":")
+}
+
+/// The interface a directory named by `dir_name` belongs to.
+pub fn ifname_of_dir(dir_name: &str) -> String {
+    dir_name.replace(':', ".")
+}
+
+/// The default map pin directory of IFNAME: `/sys/fs/bpf/<IFNAME>`.
+pub fn default_dir(ifname: &str) -> PathBuf {
+    Path::new(BPFFS_ROOT).join(dir_name(ifname))
+}
+
+/// Where this tool keeps its own per-interface pins (bpf_links).
+pub fn loader_root() -> PathBuf {
+    Path::new(BPFFS_ROOT).join("xdp-loader")
+}
+
 /// Directory for this tool's per-interface pins (bpf_links).
 pub fn loader_dir(ifname: &str) -> PathBuf {
-    Path::new(BPFFS_ROOT).join("xdp-loader").join(ifname)
+    loader_root().join(dir_name(ifname))
 }
 
 /// Where `load --attach link` pins the link of IFNAME.
@@ -76,6 +99,56 @@ pub fn open_pinned(path: &Path) -> Result<OwnedFd, i32> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// What a pin holds, as the kernel says: the fd that BPF_OBJ_GET returns
+/// is an anon inode named after the object's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Map,
+    Program,
+    Link,
+    Other,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Map => "map",
+            Kind::Program => "program",
+            Kind::Link => "bpf_link",
+            Kind::Other => "BPF object",
+        }
+    }
+}
+
+/// The kind of the BPF object behind `fd`.
+pub fn kind_of(fd: &OwnedFd) -> Kind {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match link.as_deref().map(|l| l.to_string_lossy().into_owned()) {
+        Ok(l) if l == "anon_inode:bpf-map" => Kind::Map,
+        Ok(l) if l == "anon_inode:bpf-prog" => Kind::Program,
+        Ok(l) if l == "anon_inode:bpf-link" => Kind::Link,
+        _ => Kind::Other,
+    }
+}
+
+/// The object pinned at `path` and its kind (None: nothing pinned there).
+pub fn open_with_kind(path: &Path) -> Option<(OwnedFd, Kind)> {
+    let fd = open_pinned(path).ok()?;
+    let kind = kind_of(&fd);
+    Some((fd, kind))
+}
+
+/// The id of the map pinned at `path`, if a map is pinned there.
+pub fn pinned_map_id(path: &Path) -> Option<u32> {
+    let (fd, kind) = open_with_kind(path)?;
+    if kind != Kind::Map {
+        return None;
+    }
+    libbpf_rs::MapInfo::new(std::os::fd::AsFd::as_fd(&fd))
+        .ok()
+        .map(|info| info.info.id)
+}
+
 /// Removes a pin file, then its directory if that is now empty.
 pub fn remove_pin(path: &Path) {
     let _ = std::fs::remove_file(path);
@@ -98,6 +171,21 @@ mod tests {
     fn tmp_is_not_bpffs() {
         assert!(!is_bpffs(Path::new("/tmp")));
         assert!(!is_bpffs(Path::new("/no/such/dir")));
+    }
+
+    #[test]
+    fn dotted_interface_names_get_a_reversible_dir_name() {
+        assert_eq!(dir_name("eth0.5"), "eth0:5");
+        assert_eq!(ifname_of_dir("eth0:5"), "eth0.5");
+        assert_eq!(default_dir("veth0"), PathBuf::from("/sys/fs/bpf/veth0"));
+        assert_eq!(
+            link_pin_path("a.1.2"),
+            PathBuf::from("/sys/fs/bpf/xdp-loader/a:1:2/link")
+        );
+        for name in ["eth0", "eth0.5", "x.y.z", "a-b_c"] {
+            assert_eq!(ifname_of_dir(&dir_name(name)), name);
+            assert!(!dir_name(name).contains('.'));
+        }
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl Layout {
 
 /// `dir` for the hints, when it is not the default pin directory.
 fn pin_hint_dir<'a>(req: &Request<'a>) -> Option<&'a Path> {
-    let default = Path::new(crate::pin::BPFFS_ROOT).join(&req.from.name);
+    let default = crate::pin::default_dir(&req.from.name);
     (req.dir != default).then_some(req.dir)
 }
 

@@ -878,7 +878,7 @@ fn is_veth(ifname: &str) -> bool {
 
 /// Pins of programs loaded on the environment: by the lessons, and by xdp-loader.
 fn remove_pins(name: &str) -> Result<(), Failure> {
-    for dir in [Path::new(pin::BPFFS_ROOT).join(name), pin::loader_dir(name)] {
+    for dir in [pin::default_dir(name), pin::loader_dir(name)] {
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(io_failure("cannot remove the pins in", &dir, e));
@@ -1153,7 +1153,7 @@ impl Done {
                 pins,
             } => {
                 let _ = attach::detach(&iface, &netlink(prog_id));
-                pins.undo(Some(prog_id));
+                pins.undo();
             }
         }
     }
@@ -1344,7 +1344,11 @@ fn redirect_steps(
             prog_name: Some(redirect::MAP_PROGRAM),
             section: None,
         };
-        let mut loaded = object::load(source, selection, None, Some(&dir))?;
+        let pin_to = maps::PinTo {
+            ifname: &side.outside.name,
+            dir: &dir,
+        };
+        let mut loaded = object::load(source, selection, None, Some(pin_to))?;
         let pins = std::mem::take(&mut loaded.pins);
         let filled = redirect::apply(&redirect::Request {
             from: &side.outside,
@@ -1357,7 +1361,7 @@ fn redirect_steps(
             let outcome = attach::attach(&attach_request(&side.outside, loaded.program_fd()))?;
             Ok((lines, outcome))
         });
-        let (lines, outcome) = filled.inspect_err(|_| pins.undo(loaded.program_id()))?;
+        let (lines, outcome) = filled.inspect_err(|_| pins.undo())?;
         done.push(Done::OutsideProgram {
             iface: side.outside.clone(),
             prog_id: outcome.prog_id,

@@ -135,7 +135,7 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
             }
         }
     }
-    let pinned = Path::new(BPFFS_ROOT).join(&iface.name).join(name);
+    let pinned = pin::default_dir(&iface.name).join(name);
     if let Ok(handle) = MapHandle::from_pinned_path(&pinned) {
         return Ok((handle, Some(pinned)));
     }
@@ -153,8 +153,9 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
     known.dedup();
     let hint = match known.is_empty() {
         true => format!(
-            "no XDP program on {} uses maps, and none are pinned in /sys/fs/bpf/{}",
-            iface.name, iface.name
+            "no XDP program on {} uses maps, and none are pinned in {}",
+            iface.name,
+            pin::default_dir(&iface.name).display()
         ),
         false => format!("maps there: {}", known.join(", ")),
     };
@@ -174,7 +175,7 @@ pub fn maps_of_interface(ifname: &str, ifindex: u32) -> Result<(Vec<u32>, Vec<Pa
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut pins: Vec<PathBuf> = std::fs::read_dir(Path::new(BPFFS_ROOT).join(ifname))
+    let mut pins: Vec<PathBuf> = std::fs::read_dir(pin::default_dir(ifname))
         .into_iter()
         .flatten()
         .flatten()
