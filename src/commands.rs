@@ -163,7 +163,7 @@ pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
 fn nothing_attached(ifname: &str, lock: &ownership::Lock) -> Failure {
     let found: Vec<_> = leftovers::survey(Some(ifname), &Record::read(lock))
         .into_iter()
-        .filter(Leftover::is_pin)
+        .filter(Leftover::is_removed)
         .collect();
     let failure = Failure::new(
         Exit::Fail,
@@ -174,7 +174,7 @@ fn nothing_attached(ifname: &str, lock: &ownership::Lock) -> Failure {
     }
     failure
         .details(std::iter::once(format!(
-            "{} pin(s) that xdp-loader made for it remain, their program gone (an interrupted run?):",
+            "{} leftover(s) of xdp-loader remain for it, their program gone (an interrupted run?):",
             found.len()
         )))
         .details(found.iter().map(|l| format!("  {}", l.describe())))
@@ -211,16 +211,15 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
     let ifname = args.ifname.as_deref();
     let lock = ownership::lock()?;
     let mut record = Record::read(&lock);
-    let found = leftovers::survey(ifname, &record);
-    for line in leftovers::reclaim(&found, &mut record) {
+    let (lines, removed) = leftovers::reclaim_all(ifname, &mut record);
+    for line in lines {
         println!("{line}");
     }
     record.write(&lock)?;
-    let removed = found.iter().filter(|l| l.is_pin()).count();
     let scope = match ifname {
         Some(name) => format!("of {name}"),
         None => "of any interface".to_string(),
     };
-    println!("Cleaned up {removed} leftover pin(s) {scope}");
+    println!("Cleaned up {removed} leftover(s) {scope}");
     Ok(())
 }

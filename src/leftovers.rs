@@ -22,7 +22,13 @@ pub enum Leftover {
     /// A map pin of ours that no loaded program uses: removed.
     Map(Entry),
     /// A bpf_link pinned in our link directory that attaches nothing: removed.
-    Link { path: PathBuf, link_id: u32 },
+    Link {
+        path: PathBuf,
+        link_id: u32,
+        prog_id: u32,
+    },
+    /// An empty directory in our link directory: removed.
+    EmptyDir(PathBuf),
     /// A record line whose pin is gone or now holds another object:
     /// the line is dropped, the pin (if any) is not touched.
     Record { entry: Entry, why: &'static str },
@@ -31,9 +37,12 @@ pub enum Leftover {
 }
 
 impl Leftover {
-    /// Does `clean` remove something the user can see (a pin)?
-    pub fn is_pin(&self) -> bool {
-        matches!(self, Leftover::Map(_) | Leftover::Link { .. })
+    /// Does `clean` remove something the user can see (a pin, a directory)?
+    pub fn is_removed(&self) -> bool {
+        matches!(
+            self,
+            Leftover::Map(_) | Leftover::Link { .. } | Leftover::EmptyDir(_)
+        )
     }
 
     pub fn describe(&self) -> String {
@@ -45,10 +54,11 @@ impl Leftover {
                 e.pid,
                 e.prog_id
             ),
-            Leftover::Link { path, link_id } => format!(
+            Leftover::Link { path, link_id, .. } => format!(
                 "link pin {} (bpf_link id {link_id}, which attaches no program any more)",
                 path.display()
             ),
+            Leftover::EmptyDir(path) => format!("empty directory {}", path.display()),
             Leftover::Record { entry, why } => format!(
                 "record of {} (map id {}): {why}",
                 entry.path.display(),
@@ -86,6 +96,9 @@ pub fn survey(ifname: Option<&str>, record: &Record) -> Vec<Leftover> {
     };
     for dir in link_dirs {
         found.extend(dead_link(&dir.join("link")));
+        if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_none()) {
+            found.push(Leftover::EmptyDir(dir));
+        }
     }
     if let Some(name) = ifname {
         found.extend(unrecorded_maps(&pin::default_dir(name), record, &in_use));
@@ -122,6 +135,7 @@ fn dead_link(path: &Path) -> Option<Leftover> {
         LinkTypeInfo::Xdp(xdp) if xdp.ifindex == 0 => Some(Leftover::Link {
             path: path.to_path_buf(),
             link_id: info.id,
+            prog_id: info.prog_id,
         }),
         LinkTypeInfo::Xdp(_) => None, // still attached: in use
         _ => Some(Leftover::NotOurs {
@@ -161,6 +175,39 @@ fn unrecorded_maps(
         .collect()
 }
 
+/// Finds and removes the leftovers of IFNAME (every interface: None);
+/// returns one line per leftover and how many pins were removed.
+///
+/// Dead links go first: a detached link still holds its program, and the
+/// program its maps, so those map pins become leftovers only once the
+/// link is gone (the kernel frees a link a moment after its last pin).
+pub fn reclaim_all(ifname: Option<&str>, record: &mut Record) -> (Vec<String>, usize) {
+    let (links, _): (Vec<Leftover>, Vec<Leftover>) = survey(ifname, record)
+        .into_iter()
+        .partition(|l| matches!(l, Leftover::Link { .. }));
+    let mut lines = reclaim(&links, record);
+    for link in &links {
+        if let Leftover::Link { prog_id, .. } = link {
+            wait_until_gone(*prog_id);
+        }
+    }
+    let rest = survey(ifname, record);
+    lines.extend(reclaim(&rest, record));
+    let removed = links.len() + rest.iter().filter(|l| l.is_removed()).count();
+    (lines, removed)
+}
+
+/// Waits (at most a second) until no program has id `prog_id`: it may be
+/// held elsewhere too, and then it stays, rightly.
+fn wait_until_gone(prog_id: u32) {
+    for _ in 0..100 {
+        if libbpf_rs::Program::fd_from_id(prog_id).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Removes what `survey` found that is ours; returns one line per leftover.
 pub fn reclaim(found: &[Leftover], record: &mut Record) -> Vec<String> {
     let mut lines = Vec::new();
@@ -181,6 +228,10 @@ pub fn reclaim(found: &[Leftover], record: &mut Record) -> Vec<String> {
                     remove_dir_if_empty(path);
                     format!("Removed {}", leftover.describe())
                 }
+                Err(e) => format!("Could not remove {}: {e}", path.display()),
+            },
+            Leftover::EmptyDir(path) => match std::fs::remove_dir(path) {
+                Ok(()) => format!("Removed {}", leftover.describe()),
                 Err(e) => format!("Could not remove {}: {e}", path.display()),
             },
             Leftover::Record { entry, .. } => {

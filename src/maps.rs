@@ -128,6 +128,14 @@ impl PinPlan {
             return Ok(());
         };
         let mut record = Record::read(lock);
+        // Lines whose pins someone removed (rm -r, a test's cleanup) would
+        // pile up. No load is half-done while we hold the lock, so this
+        // interface's lines without their pin are stale, and so are any
+        // whose directory is gone. (`clean` reports the rest.)
+        record.entries.retain(|e| match e.ifname == self.ifname {
+            true => e.still_ours(),
+            false => e.path.parent().is_some_and(Path::exists),
+        });
         let mut to_pin = Vec::new();
         for (name, path) in &self.created {
             let map = object

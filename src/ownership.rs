@@ -14,8 +14,10 @@
 //! without a line. A pin counts as ours only while the map pinned at PATH
 //! still has MAP_ID: a pin someone replaced is theirs.
 //!
-//! /run is a tmpfs cleared at boot, as bpffs is, so the record and the pins
-//! it names live and die together. If the record is lost while the pins
+//! bpffs is cleared at boot, and so is /run where it is a tmpfs (on most
+//! systems). The record also carries the boot id, and a record from an
+//! earlier boot is ignored: its pins are gone, and its map ids could
+//! match new maps. If the record is lost while the pins
 //! stay (someone deletes /run/xdp-loader), those pins are no longer known
 //! to be ours: `unload` keeps them and says so, `clean` lists them, and the
 //! user removes them with `rm`.
@@ -131,6 +133,13 @@ impl Entry {
     }
 }
 
+/// This boot's random id (the kernel makes a new one at every boot).
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|id| id.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// The record, read while the lock is held (the `&Lock` says so).
 #[derive(Debug, Default)]
 pub struct Record {
@@ -144,6 +153,12 @@ impl Record {
 
     pub fn read(_held: &Lock) -> Record {
         let text = std::fs::read_to_string(Self::path()).unwrap_or_default();
+        // Written before the last boot: bpffs was cleared since, and map ids
+        // start again from 1, so its ids could match someone else's new map.
+        let this_boot = format!("# boot {}", boot_id());
+        if text.lines().nth(1) != Some(this_boot.as_str()) {
+            return Record::default();
+        }
         Record {
             entries: text
                 .lines()
@@ -155,16 +170,21 @@ impl Record {
 
     /// Writes the record whole (a new file renamed over the old one, so a
     /// kill mid-write leaves the old record or the new, never half of one).
+    /// No fsync: a killed process loses nothing written, and what a power
+    /// loss could lose, bpffs loses too.
     pub fn write(&self, _held: &Lock) -> Result<(), Failure> {
         let path = Self::path();
         let temp = run_dir().join(format!("pins.{}", std::process::id()));
-        let mut text = String::from("# xdp-loader map pins: MAP_ID PROG_ID PID IFNAME PATH\n");
+        let mut text = format!(
+            "# xdp-loader map pins: MAP_ID PROG_ID PID IFNAME PATH\n# boot {}\n",
+            boot_id()
+        );
         for entry in &self.entries {
             text.push_str(&entry.line());
             text.push('\n');
         }
         File::create(&temp)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
             .map_err(|e| io_failure("write", &temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| io_failure("replace", &path, e))
     }
