@@ -48,10 +48,28 @@ pub fn pin_dir(ifname: &str, pin_path: Option<&Path>) -> Result<PathBuf, Failure
     }
     // The directory may not exist yet: its nearest existing ancestor decides
     // (following symlinks, so a link out of bpffs is refused too).
-    let on_bpffs = dir
-        .ancestors()
-        .find(|p| p.exists())
-        .is_some_and(pin::is_bpffs);
+    let existing = dir.ancestors().find(|p| p.exists());
+    let on_bpffs = existing.is_some_and(pin::is_bpffs);
+    // bpffs refuses names with a '.' (EPERM): the part still to be made
+    // must do without.
+    let to_make = existing.and_then(|e| dir.strip_prefix(e).ok());
+    if let Some(dotted) = to_make
+        .into_iter()
+        .flat_map(|tail| tail.components())
+        .find(|c| c.as_os_str().as_encoded_bytes().contains(&b'.'))
+    {
+        if on_bpffs {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "--pin-path {}: bpffs does not allow '.' in names ('{}')",
+                    dir.display(),
+                    dotted.as_os_str().to_string_lossy()
+                ),
+            )
+            .hint("name the directory without dots, e.g. with '_' or '-'"));
+        }
+    }
     if !on_bpffs {
         return Err(Failure::new(
             Exit::Usage,
@@ -527,6 +545,24 @@ mod tests {
         let err = pin_dir("veth0", Some(Path::new("/sys/fs/bpf/x/../../../tmp"))).unwrap_err();
         assert_eq!(err.exit, Exit::Usage);
         assert!(err.message.contains("'..'"), "{}", err.message);
+    }
+
+    #[test]
+    fn map_names_must_stay_one_file_in_the_pin_dir() {
+        for (name, why) in [
+            ("x/../../tmp/y", "'/'"),
+            ("..", "'..'"),
+            ("a.b", "'.'"),
+            ("", "empty"),
+        ] {
+            let err = check_map_name(name, "obj").unwrap_err();
+            assert_eq!(err.exit, Exit::Usage);
+            assert!(err.message.contains(&format!("map '{name}' of 'obj'")));
+            assert!(err.message.contains(why), "{}", err.message);
+        }
+        for name in ["xdp_stats_map", "tx_port", "a-b", "M1"] {
+            assert!(check_map_name(name, "obj").is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -419,10 +419,16 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
             ),
         )
         .details(tail(&log, 3))
-        .hint(format!(
-            "its type, flags or sizes may need a newer kernel than {} (bpftool feature probe lists what this one has)",
-            kernel_release()
-        ));
+        .hint(match log.iter().any(|l| l.contains("pinned map")) {
+            // libbpf could not open or reuse the pin: the pin is the cause.
+            true => "libbpf could not use the map's pin (lines above): remove the pin, \
+                     or pin elsewhere with --pin-path DIR"
+                .to_string(),
+            false => format!(
+                "its type, flags or sizes may need a newer kernel than {} (bpftool feature probe lists what this one has)",
+                kernel_release()
+            ),
+        });
     }
     let failure = Failure::new(
         Exit::Bpf,

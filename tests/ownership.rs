@@ -346,6 +346,14 @@ fn dotted_interface_names_work_with_netlink_and_links() {
     let ifname = veth.name.as_str();
     let dir = pin_dir(ifname);
     assert!(dir.contains(':') && !dir.contains('.'), "{dir}");
+    // A --pin-path with a dot is refused up front (bpffs would say EPERM).
+    let dotted = format!("/sys/fs/bpf/{}-pins.d", ifname.replace('.', "_"));
+    let run = loader(&["load", "-p", &dotted, ifname, "xdp_stats1"]).fails_with(2);
+    assert!(
+        run.stderr.contains("bpffs does not allow '.' in names"),
+        "{run:#?}"
+    );
+    assert_eq!(ip_prog_id(ifname), None);
     for attach in ["netlink", "link"] {
         let run = loader(&["load", ifname, "xdp_stats1", "--attach", attach]).ok();
         assert!(
