@@ -107,15 +107,10 @@ pub fn survey(ifname: Option<&str>, record: &Record) -> Vec<Leftover> {
 }
 
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+    pin::entries(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
         .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
+        .collect()
 }
 
 /// The pin at `path` (our link pin's place), if it is a leftover.
@@ -152,14 +147,8 @@ fn unrecorded_maps(
     record: &Record,
     in_use: &std::collections::HashSet<u32>,
 ) -> Vec<Leftover> {
-    let mut pins: Vec<PathBuf> = std::fs::read_dir(dir)
+    pin::entries(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    pins.sort();
-    pins.into_iter()
         .filter_map(|path| {
             let id = pin::pinned_map_id(&path)?;
             let recorded = record.owned(&path).is_some();

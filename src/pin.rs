@@ -149,6 +149,18 @@ pub fn pinned_map_id(path: &Path) -> Option<u32> {
         .map(|info| info.info.id)
 }
 
+/// The paths in `dir`, sorted (none if it cannot be read).
+pub fn entries(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// Removes a pin file, then its directory if that is now empty.
 pub fn remove_pin(path: &Path) {
     let _ = std::fs::remove_file(path);

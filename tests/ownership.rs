@@ -50,6 +50,17 @@ fn bpftool_pins_under(dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// A map made and pinned at `pin` by bpftool: not xdp-loader's.
+fn bpftool_new_map(pin: &str, name: &str) {
+    sh(
+        "bpftool",
+        &[
+            "map", "create", pin, "type", "array", "key", "4", "value", "4", "entries", "1",
+            "name", name,
+        ],
+    );
+}
+
 /// The names in a directory (empty if it does not exist).
 fn listing(dir: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -127,13 +138,7 @@ fn maps_pinned_by_bpftool_in_our_dir_survive_unload_and_clean() {
     let copy = format!("{dir}/copy");
     let foreign = format!("{dir}/foreign");
     sh("bpftool", &["map", "pin", "id", &stats_id, &copy]);
-    sh(
-        "bpftool",
-        &[
-            "map", "create", &foreign, "type", "array", "key", "4", "value", "4", "entries", "1",
-            "name", "foreign",
-        ],
-    );
+    bpftool_new_map(&foreign, "foreign");
     let foreign_id = bpftool_map_id(&foreign);
 
     let run = loader(&["unload", ifname]).ok();
@@ -171,24 +176,7 @@ fn a_pin_path_with_unrelated_pins_keeps_them() {
     let _cleanup = RemoveOnDrop(dir.clone());
     std::fs::create_dir_all(&dir).unwrap();
     let unrelated = format!("{dir}/unrelated");
-    sh(
-        "bpftool",
-        &[
-            "map",
-            "create",
-            &unrelated,
-            "type",
-            "hash",
-            "key",
-            "4",
-            "value",
-            "8",
-            "entries",
-            "4",
-            "name",
-            "unrelated",
-        ],
-    );
+    bpftool_new_map(&unrelated, "unrelated");
     // A link pin of another interface's program, too.
     let other = TestNet::new();
     loader(&["load", other.host_if(), "xdp_pass", "--attach", "link"]).ok();
@@ -483,13 +471,7 @@ fn clean_drops_stale_record_lines_and_trusts_only_matching_map_ids() {
     // line claiming a pin that now holds another map (bpftool's).
     std::fs::create_dir_all(&dir).unwrap();
     let imposter = format!("{dir}/imposter");
-    sh(
-        "bpftool",
-        &[
-            "map", "create", &imposter, "type", "array", "key", "4", "value", "4", "entries", "1",
-            "name", "imposter",
-        ],
-    );
+    bpftool_new_map(&imposter, "imposter");
     let real_id = bpftool_map_id(&imposter);
     add_record_line(&format!("4000000000 1 1 {ifname} {dir}/never_pinned"));
     add_record_line(&format!("{} 1 1 {ifname} {imposter}", real_id + 1_000_000));
