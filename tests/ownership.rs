@@ -593,3 +593,68 @@ fn every_leftover_of_a_killed_load_or_unload_is_reclaimed() {
         "no kill hit the window: the test proved nothing"
     );
 }
+
+#[test]
+fn keep_maps_hands_the_pins_over_and_clean_leaves_them() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let ifname = net.host_if();
+    let pin = format!("{}/xdp_stats_map", pin_dir(ifname));
+    loader(&["load", ifname, "xdp_stats1"]).ok();
+    let map_id = bpftool_map_id(&pin);
+    let run = loader(&["unload", "--keep-maps", ifname]).ok();
+    assert!(
+        run.stdout.contains("kept pinned map xdp_stats_map") && run.stdout.contains("--keep-maps"),
+        "{run:#?}"
+    );
+    let run = loader(&["clean", ifname]).ok();
+    assert!(
+        run.stdout.contains(&format!("Left alone {pin}")),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("Cleaned up 0 leftover(s)"), "{run:#?}");
+    assert_eq!(bpftool_map_id(&pin), map_id);
+    // A reload reuses it but does not adopt it: unload keeps it again.
+    let run = loader(&["load", ifname, "xdp_stats1"]).ok();
+    assert!(run.stdout.contains("reusing pinned map"), "{run:#?}");
+    let run = loader(&["unload", ifname]).ok();
+    assert!(run.stdout.contains("not pinned by xdp-loader"), "{run:#?}");
+    assert_eq!(bpftool_map_id(&pin), map_id);
+}
+
+#[test]
+fn a_map_where_our_link_pin_goes_is_never_taken_for_a_link() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let ifname = net.host_if();
+    let link = format!("{}/link", link_dir(ifname));
+    std::fs::create_dir_all(link_dir(ifname)).unwrap();
+    bpftool_new_map(&link, "not_a_link");
+    let map_id = bpftool_map_id(&link);
+
+    let run = loader(&["load", ifname, "xdp_pass", "--attach", "link"]).fails_with(30);
+    assert!(
+        run.stderr
+            .contains(&format!("{link} holds a map, not a bpf_link")),
+        "{run:#?}"
+    );
+    assert_eq!(ip_prog_id(ifname), None);
+    assert!(
+        !Path::new(&pin_dir(ifname)).exists(),
+        "the failed load left pins"
+    );
+    let run = loader(&["clean", ifname]).ok();
+    assert!(
+        run.stdout
+            .contains(&format!("Left alone {link}: holds a map, not a bpf_link")),
+        "{run:#?}"
+    );
+    assert_eq!(bpftool_map_id(&link), map_id);
+    // With the map gone, the same load works: the refusal was about it.
+    std::fs::remove_file(&link).unwrap();
+    loader(&["load", ifname, "xdp_pass", "--attach", "link"]).ok();
+    loader(&["unload", ifname]).ok();
+    assert!(!Path::new(&link_dir(ifname)).exists());
+}
