@@ -55,8 +55,9 @@ impl Leftover {
                 e.prog_id
             ),
             Leftover::Link { path, link_id, .. } => format!(
-                "link pin {} (bpf_link id {link_id}, which attaches no program any more)",
-                path.display()
+                "link pin {} of {} (bpf_link id {link_id}, which attaches no program any more)",
+                path.display(),
+                interface_of(path)
             ),
             Leftover::EmptyDir(path) => format!("empty directory {}", path.display()),
             Leftover::Record { entry, why } => format!(
@@ -104,6 +105,12 @@ pub fn survey(ifname: Option<&str>, record: &Record) -> Vec<Leftover> {
         found.extend(unrecorded_maps(&pin::default_dir(name), record, &in_use));
     }
     found
+}
+
+/// The interface a link pin `/sys/fs/bpf/xdp-loader/<dir>/link` was for.
+fn interface_of(link_pin: &Path) -> String {
+    let dir = link_pin.parent().and_then(Path::file_name);
+    pin::ifname_of_dir(&dir.unwrap_or_default().to_string_lossy())
 }
 
 fn subdirs(dir: &Path) -> Vec<PathBuf> {

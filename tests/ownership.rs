@@ -377,6 +377,23 @@ fn dotted_interface_names_work_with_netlink_and_links() {
             "{attach}: link pin left"
         );
     }
+    // Deleted with its link attached: clean finds the dotted name's pins.
+    loader(&["load", ifname, "xdp_stats1", "--attach", "link"]).ok();
+    sh("ip", &["link", "del", ifname]);
+    let run = loader(&["clean", ifname]).ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "Removed link pin {}/link of {ifname} (",
+            link_dir(ifname)
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("Removed map pin {dir}/xdp_stats_map")),
+        "{run:#?}"
+    );
+    assert!(!Path::new(&dir).exists() && !Path::new(&link_dir(ifname)).exists());
 }
 
 #[test]
@@ -431,7 +448,8 @@ fn clean_of_a_deleted_interface_removes_its_dead_link_and_maps() {
     assert!(Path::new(&link).exists() && Path::new(&map).exists());
     let run = loader(&["clean", &ifname]).ok();
     assert!(
-        run.stdout.contains(&format!("Removed link pin {link}")),
+        run.stdout
+            .contains(&format!("Removed link pin {link} of {ifname} (bpf_link id")),
         "{run:#?}"
     );
     assert!(
