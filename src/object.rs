@@ -73,6 +73,11 @@ impl Source {
                         builtin::names().join(", ")
                     )));
                 }
+                // The header alone names the common mistakes (an empty, host or
+                // big-endian object) better than libbpf's errno does.
+                if let Some(why) = crate::elf::problem(path) {
+                    return Err(unusable(&path.display().to_string(), why, Vec::new()));
+                }
                 builder.open_file(path)
             }
             Source::Builtin(b) => builder.name(b.name).and_then(|b2| b2.open_memory(b.object)),
@@ -81,7 +86,13 @@ impl Source {
     }
 
     fn open_failure(&self, err: &libbpf_rs::Error) -> Failure {
-        let log = libbpf_log::take();
+        // Read before take() clears it: libbpf's reason when it said none
+        // at warning level (a damaged BTF section gives only ENOENT).
+        let debug_reason = libbpf_log::last_debug_line();
+        let mut log = libbpf_log::take();
+        if log.is_empty() {
+            log.extend(debug_reason);
+        }
         let name = self.name();
         if log.iter().any(|l| l.contains("legacy map definitions")) {
             return Failure::new(
@@ -96,20 +107,23 @@ impl Source {
                  __type(value, __u64); __uint(max_entries, 5); } my_map SEC(\".maps\");",
             );
         }
-        let (what, why) = match self {
-            Source::File(path) => (
-                path.display().to_string(),
-                crate::elf::problem(path).unwrap_or_else(|| errno_text(errno_of(err))),
-            ),
-            Source::Builtin(b) => (b.name.to_string(), errno_text(errno_of(err))),
+        let what = match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Builtin(b) => b.name.to_string(),
         };
-        Failure::new(
-            Exit::Bpf,
-            format!("'{what}' is not a usable BPF object: {why}"),
-        )
-        .details(tail(&log, 5))
-        .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
+        unusable(&what, errno_text(errno_of(err)), tail(&log, 5))
     }
+}
+
+/// `what` cannot be opened as a BPF object, because of `why`; `log` is what
+/// libbpf said about it.
+fn unusable(what: &str, why: String, log: Vec<String>) -> Failure {
+    Failure::new(
+        Exit::Bpf,
+        format!("'{what}' is not a usable BPF object: {why}"),
+    )
+    .details(log)
+    .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
 }
 
 /// What the user asked for with `-n` and `-s`.

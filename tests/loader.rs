@@ -336,8 +336,28 @@ fn missing_and_invalid_object_files() {
     let good = std::fs::read(compile_bpf("good_drop", EXTERNAL_DROP)).unwrap();
     let host = dir.join("host.o");
     sh("clang", &["-c", "-x", "c", "-o", path(&host), "/dev/null"]);
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let big_endian = dir.join("bpfeb.o");
+    let source = dir.join("drop.c");
+    std::fs::write(&source, EXTERNAL_DROP).unwrap();
+    sh(
+        "clang",
+        &[
+            "-target",
+            "bpfeb",
+            "-O2",
+            "-c",
+            path(&source),
+            "-o",
+            path(&big_endian),
+        ],
+    );
+    // The same object with its header's class byte saying ELFCLASS32.
+    let mut class32 = good.clone();
+    class32[4] = 1;
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("empty.o", Vec::new(), "the file is empty"),
+        ("bpfeb.o", std::fs::read(&big_endian).unwrap(), "big-endian"),
+        ("class32.o", class32, "32-bit ELF object"),
         (
             "text.o",
             b"not an ELF file".to_vec(),
@@ -363,6 +383,72 @@ fn missing_and_invalid_object_files() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(net.ip_link_xdp(), None);
     assert!(!std::path::Path::new(&format!("/sys/fs/bpf/{}", net.host_if())).exists());
+}
+
+/// An object whose BTF names a variable its symbol table lacks: libbpf says
+/// only ENOENT ("No such file or directory") for a file that exists, and the
+/// reason at debug level; that reason is shown without -v.
+#[test]
+fn damaged_object_shows_libbpfs_reason_without_verbose() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let good = compile_bpf("btf_mismatch", EXTERNAL_DROP);
+    let damaged = good.with_file_name("btf_mismatch_damaged.o");
+    sh(
+        "llvm-objcopy",
+        &[
+            "--redefine-sym",
+            "_license=_licensX",
+            path(&good),
+            path(&damaged),
+        ],
+    );
+    let run = loader(&["load", net.host_if(), path(&damaged)]).fails_with(40);
+    assert!(run.stderr.contains("not a usable BPF object"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("libbpf: sec 'license': failed to find ELF symbol for VAR '_license'"),
+        "{run:#?}"
+    );
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+/// The header check reads 64 bytes, not the file: a 2 GiB (sparse) object
+/// libbpf refuses costs the tool no more memory than a small one.
+#[test]
+fn huge_refused_object_is_not_read_whole() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("huge-object-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = RemoveOnDrop(path(&dir).to_string());
+    let host = dir.join("host.o");
+    sh("clang", &["-c", "-x", "c", "-o", path(&host), "/dev/null"]);
+    let huge = dir.join("huge.o");
+    std::fs::copy(&host, &huge).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "peak_rss_kb=%M", loader_path(), "load", net.host_if()])
+        .arg(&huge)
+        .output()
+        .expect("/usr/bin/time (Debian package time)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(40), "{stderr}");
+    assert!(stderr.contains("not BPF"), "{stderr}");
+    let peak_kb: u64 = stderr
+        .split("peak_rss_kb=")
+        .nth(1)
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
+    assert!(peak_kb < 256 * 1024, "peak RSS {peak_kb} kB: {stderr}");
+    assert_eq!(net.ip_link_xdp(), None);
 }
 
 #[test]
