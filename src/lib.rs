@@ -22,6 +22,7 @@
 //! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
+//! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 
 pub mod attach;
@@ -38,6 +39,7 @@ pub mod libbpf_log;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
+pub mod numbers;
 pub mod object;
 pub mod pin;
 pub mod redirect;

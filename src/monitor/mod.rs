@@ -22,7 +22,7 @@ use crate::commands::require_root;
 use crate::error::{errno_of, errno_text, Exit, Failure};
 use crate::libbpf_log;
 use crate::object::tail;
-use crate::{signals, stats, tracefs};
+use crate::{signals, tracefs};
 use events::TRACEPOINTS;
 use render::{Key, Reading, Sample, Totals};
 
@@ -33,7 +33,7 @@ unsafe impl plain::Plain for monitor_value {}
 
 pub fn run(args: &MonitorArgs) -> anyhow::Result<()> {
     require_root("xdp-loader monitor")?;
-    let interval = stats::interval(args.sampling.interval)?;
+    let interval = args.sampling.interval;
     let stop = signals::stop_requests()?;
 
     let mut storage = MaybeUninit::uninit();

@@ -28,7 +28,7 @@ const FIRST_SAMPLE: Duration = Duration::from_millis(250);
 
 pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
     require_root("xdp-loader stats")?;
-    let interval = interval(args.sampling.interval)?;
+    let interval = args.sampling.interval;
     let mut watch = Watch::from_args(args)?;
     let stop = signals::stop_requests()?;
     let mut out = Output {
@@ -231,18 +231,6 @@ fn gone(message: String) -> Failure {
 
 fn pin_text(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// Ctrl-C and SIGTERM end the loop cleanly, after a final sample.
-/// `--interval SECONDS`, checked: a positive, finite number.
-pub fn interval(seconds: f64) -> Result<Duration, Failure> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!("--interval {seconds} is not a positive number of seconds"),
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Where samples go: the C tutorial's text, or JSON lines.
