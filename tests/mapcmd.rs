@@ -238,6 +238,74 @@ fn arrays_refuse_noexist_deletes_and_keys_past_the_end() {
     assert_eq!(oracle[1], (7 * cpus, 70 * cpus));
 }
 
+/// Values the kernel would store wrongly never reach it: a negative number in
+/// an unsigned field (once stored as 2^64 - 5), a field given twice (once the
+/// first silently won). bpftool shows the entry unchanged.
+#[test]
+fn negative_unsigned_and_repeated_fields_are_refused() {
+    let Some(net) = with("xdp_stats1", None) else {
+        return;
+    };
+    let spec = map_spec(&net, "xdp_stats_map");
+    let before = bpftool_counts(&pin(&net, "xdp_stats_map"));
+    let run = loader(&["map", "update", &spec, "1", "{rx_packets: -5, rx_bytes: 0}"]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains("rx_packets: -5 does not fit (the field is unsigned"),
+        "{run:#?}"
+    );
+    let run = loader(&["map", "update", &spec, "-1", "{rx_packets: 0, rx_bytes: 0}"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    let run = loader(&[
+        "map",
+        "update",
+        &spec,
+        "1",
+        "{rx_packets: 1, rx_packets: 2, rx_bytes: 0}",
+    ])
+    .fails_with(2);
+    assert!(
+        run.stderr.contains("field 'rx_packets' is given twice"),
+        "{run:#?}"
+    );
+    assert_eq!(bpftool_counts(&pin(&net, "xdp_stats_map")), before);
+}
+
+/// A devmap slot at max_entries: the kernel answers E2BIG ("index past the
+/// end"), once worded as "map is full".
+#[test]
+fn devmap_key_past_the_end_says_so() {
+    let Some(net) = with("xdp_redirect", Some("xdp_redirect_map_func")) else {
+        return;
+    };
+    let spec = map_spec(&net, "tx_port");
+    let ifindex = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", net.host_if()))
+        .unwrap()
+        .trim()
+        .to_string();
+    let run = loader(&["map", "update", &spec, "256", &ifindex]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("key 256 is past the end of devmap map tx_port"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("0..=255"), "{run:#?}");
+    loader(&["map", "update", &spec, "255", &ifindex]).ok();
+    // bpftool lists every slot; empty ones carry an "error" instead of a value.
+    let dump = json(
+        "bpftool",
+        &["-j", "map", "dump", "pinned", &pin(&net, "tx_port")],
+    );
+    let filled: Vec<Vec<u8>> = dump
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["value"].is_array())
+        .map(|e| hex_bytes(&e["key"]))
+        .collect();
+    assert_eq!(filled, vec![255u32.to_ne_bytes().to_vec()]);
+}
+
 #[test]
 fn bad_map_names_say_what_a_map_is() {
     let Some(net) = with("xdp_stats1", None) else {

@@ -68,6 +68,12 @@ impl Summary {
             MapType::Array | MapType::PercpuArray | MapType::ArrayOfMaps | MapType::ProgArray
         )
     }
+
+    /// Keys are indexes 0..max_entries: arrays, and the redirect maps indexed
+    /// by slot (devmap, cpumap, xskmap), which answer E2BIG past the end.
+    pub fn has_index_keys(&self) -> bool {
+        self.is_array() || matches!(self.ty, MapType::Devmap | MapType::Cpumap | MapType::Xskmap)
+    }
 }
 
 /// Opens the map MAP names.
