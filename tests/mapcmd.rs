@@ -306,6 +306,45 @@ fn devmap_key_past_the_end_says_so() {
     assert_eq!(filled, vec![255u32.to_ne_bytes().to_vec()]);
 }
 
+/// A program or a bpf_link pinned where a map is expected is named as such
+/// (the kernel's kind of the pinned fd), never dumped as a map with the
+/// link's id and the program id as its "key size".
+#[test]
+fn a_pinned_program_or_link_is_not_a_map() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", net.host_if(), "xdp_stats1", "--attach", "link"]).ok();
+    let link_pin = format!("/sys/fs/bpf/xdp-loader/{}/link", net.host_if());
+    let run = loader(&["map", "dump", &link_pin]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{link_pin} pins a bpf_link, not a map")),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("bpftool link show"), "{run:#?}");
+
+    let prog_id = net.ip_link_xdp().expect("attached")["prog"]["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let prog_pin = pin(&net, "prog_pin");
+    sh("bpftool", &["prog", "pin", "id", &prog_id, &prog_pin]);
+    let run = loader(&["map", "dump", &prog_pin]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{prog_pin} pins a program, not a map")),
+        "{run:#?}"
+    );
+    // IFNAME:NAME reaches the same pin, and says the same.
+    let run = loader(&["map", "dump", &map_spec(&net, "prog_pin")]).fails_with(2);
+    assert!(run.stderr.contains("pins a program, not a map"), "{run:#?}");
+    // The real map there still dumps, and `map list` lists no prog/link pin.
+    loader(&["map", "dump", &map_spec(&net, "xdp_stats_map")]).ok();
+    let list = loader(&["map", "list", net.host_if()]).ok();
+    assert!(!list.stdout.contains("prog_pin"), "{list:#?}");
+}
+
 #[test]
 fn bad_map_names_say_what_a_map_is() {
     let Some(net) = with("xdp_stats1", None) else {

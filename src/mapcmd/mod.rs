@@ -67,7 +67,7 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
         // maps that no program there uses (any more, or directly: inner maps).
         let pinned: Vec<(PathBuf, MapHandle)> = pins
             .into_iter()
-            .filter_map(|p| MapHandle::from_pinned_path(&p).ok().map(|h| (p, h)))
+            .filter_map(|p| target::open_map_pin(&p).ok().map(|h| (p, h)))
             .collect();
         let pin_of = |id: u32| {
             pinned

@@ -114,13 +114,7 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
             )
             .hint(format!("MAP is {MAP_FORMS}")));
         }
-        let handle = MapHandle::from_pinned_path(path).map_err(|e| {
-            Failure::new(
-                Exit::Fail,
-                format!("{spec} is not a pinned map: {}", errno_text(errno(&e))),
-            )
-            .hint("it may pin a program or a link; bpftool map show pinned PATH tells")
-        })?;
+        let handle = open_map_pin(path)?;
         return Ok((handle, Some(path.to_path_buf())));
     }
     let Some((ifname, name)) = spec.split_once(':') else {
@@ -142,8 +136,8 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
         }
     }
     let pinned = Path::new(BPFFS_ROOT).join(&iface.name).join(name);
-    if let Ok(handle) = MapHandle::from_pinned_path(&pinned) {
-        return Ok((handle, Some(pinned)));
+    if pin::open_pinned(&pinned).is_ok() {
+        return Ok((open_map_pin(&pinned)?, Some(pinned)));
     }
     let mut known: Vec<String> = ids
         .iter()
@@ -185,7 +179,7 @@ pub fn maps_of_interface(ifname: &str, ifindex: u32) -> Result<(Vec<u32>, Vec<Pa
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| MapHandle::from_pinned_path(p).is_ok())
+        .filter(|p| open_map_pin(p).is_ok())
         .collect();
     pins.sort();
     Ok((ids, pins))
@@ -206,11 +200,49 @@ fn pin_of(id: u32) -> Option<PathBuf> {
                 .flatten()
         })
         .map(|entry| entry.path())
-        .find(|path| {
-            MapHandle::from_pinned_path(path)
-                .ok()
-                .is_some_and(|h| handle_id(&h) == id)
-        })
+        .find(|path| open_map_pin(path).is_ok_and(|h| handle_id(&h) == id))
+}
+
+/// What the kernel says a pinned object is: the fd BPF_OBJ_GET returns is
+/// an anon inode named after its kind. (libbpf reads a program's or link's
+/// info as a map's without complaint: ids and sizes of the wrong object.)
+fn pinned_kind(fd: &OwnedFd) -> &'static str {
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match target.ok().as_deref().and_then(Path::to_str) {
+        Some("anon_inode:bpf-map") => "map",
+        Some("anon_inode:bpf-prog") => "program",
+        Some("anon_inode:bpf-link") => "bpf_link",
+        _ => "BPF object of unknown kind",
+    }
+}
+
+/// Opens the map pinned at `path`; a program or link pinned there is named.
+pub fn open_map_pin(path: &Path) -> Result<MapHandle, Failure> {
+    let shown = path.display();
+    let fd = pin::open_pinned(path).map_err(|errno| {
+        Failure::new(
+            Exit::Fail,
+            format!("{shown} is not a pinned map: {}", errno_text(errno)),
+        )
+    })?;
+    match pinned_kind(&fd) {
+        "map" => MapHandle::from_pinned_path(path).map_err(|e| {
+            Failure::new(
+                Exit::Fail,
+                format!("cannot open the map pinned at {shown}: {}", errno_text(errno(&e))),
+            )
+        }),
+        "program" => Err(Failure::new(
+            Exit::Usage,
+            format!("{shown} pins a program, not a map"),
+        )
+        .hint(format!("bpftool prog show pinned {shown} shows it; its maps: xdp-loader map list"))),
+        kind => Err(Failure::new(
+            Exit::Usage,
+            format!("{shown} pins a {kind}, not a map"),
+        )
+        .hint(format!("bpftool link show pinned {shown} shows it; its program's maps: xdp-loader map list"))),
+    }
 }
 
 fn handle_id(handle: &MapHandle) -> u32 {
