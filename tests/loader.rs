@@ -670,6 +670,48 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
     assert_eq!(net.ip_link_xdp(), None);
 }
 
+/// The guard counts every map kind and the object's total: a 2 GiB ring
+/// buffer (key and value size 0) once passed and cost 1.8 GB of kernel
+/// memory, and so did two maps just under the limit each.
+#[test]
+fn ring_buffers_and_the_objects_total_count_against_the_memory_limit() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let ring = compile_bpf(
+        "huge_ring",
+        r#"
+struct { int (*type)[27]; int (*max_entries)[2147483648u]; } big_ring __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&ring)]).fails_with(40);
+    assert!(
+        run.stderr.contains(
+            "map 'big_ring' of 'huge_ring' would need 2048 MiB of kernel memory (ringbuf"
+        ),
+        "{run:#?}"
+    );
+    // 2 x 600 MiB arrays (75,000,000 entries of 4 + 4 bytes): each under 1 GiB.
+    let pair = compile_bpf(
+        "two_big_arrays",
+        r#"
+struct { int (*type)[2]; int (*max_entries)[78643200]; unsigned int *key; unsigned int *value; }
+    first __attribute__((section(".maps"), used)), second __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&pair)]).fails_with(40);
+    assert!(
+        run.stderr
+            .contains("the maps of 'two_big_arrays' together would need 1200 MiB"),
+        "{run:#?}"
+    );
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
 #[test]
 fn missing_kernel_features_are_named() {
     let Some(net) = TestNet::for_privileged_test() else {
