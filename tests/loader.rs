@@ -771,25 +771,78 @@ fn bpffs_is_mounted_when_missing() {
     assert!(run.stdout.contains("xdp_stats_map"), "{run:#?}");
 }
 
-#[test]
-fn without_root_the_needed_capabilities_are_named() {
-    if !privileged() {
-        return;
-    }
+/// `xdp-loader ARGS` under `setpriv SETPRIV...` (uid and capabilities).
+fn loader_with_privileges(setpriv: &[&str], args: &[&str]) -> Run {
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .args([loader_path(), "load", "lo", "xdp_pass"])
+        .args(setpriv)
+        .arg(loader_path())
+        .args(args)
         .output()
-        .unwrap();
-    let run = Run::from(out).fails_with(1);
+        .expect("setpriv (util-linux)");
+    Run::from(out)
+}
+
+const NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+#[test]
+fn without_the_capabilities_they_are_named_whoever_runs_it() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    // A user without capabilities.
+    let mut nobody = NOBODY.to_vec();
+    nobody.push("--inh-caps=-all");
+    let run = loader_with_privileges(&nobody, &["load", net.host_if(), "xdp_pass"]).fails_with(1);
     assert!(
-        run.stderr.contains("xdp-loader load needs root"),
+        run.stderr.contains(
+            "xdp-loader load needs CAP_SYS_ADMIN and CAP_NET_ADMIN (missing: CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+        ),
         "{run:#?}"
     );
-    assert!(run.hint().contains("CAP_BPF"), "{run:#?}");
+    assert!(run.hint().contains("setpriv"), "{run:#?}");
+
+    // Root (euid 0) with them dropped: named too, not "needs root" passed
+    // and then every program read as "<gone>".
+    loader(&["load", net.host_if(), "xdp_pass"]).ok();
+    let dropped = [
+        "--inh-caps=-all",
+        "--bounding-set=-sys_admin,-net_admin,-bpf,-perfmon",
+    ];
+    let run = loader_with_privileges(&dropped, &["unload", net.host_if(), "--all"]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("(missing: CAP_SYS_ADMIN and CAP_NET_ADMIN)"),
+        "{run:#?}"
+    );
+    let run = loader_with_privileges(&dropped, &["status", net.host_if()]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("xdp-loader status needs CAP_SYS_ADMIN (missing: CAP_SYS_ADMIN)"),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("<gone>"), "{run:#?}");
+    assert!(net.ip_link_xdp().is_some(), "nothing was detached");
+    loader(&["unload", net.host_if(), "--all"]).ok();
+}
+
+/// A non-root user holding the capabilities loads, reads and unloads as
+/// root does (CAP_DAC_OVERRIDE for /sys/fs/bpf, mode 0700 root's, as bpftool
+/// needs it too).
+#[test]
+fn a_non_root_user_with_the_capabilities_works() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let caps = "+sys_admin,+net_admin,+dac_override";
+    let inh = format!("--inh-caps={caps}");
+    let ambient = format!("--ambient-caps={caps}");
+    let mut user = NOBODY.to_vec();
+    user.extend([inh.as_str(), ambient.as_str()]);
+    loader_with_privileges(&user, &["load", net.host_if(), "xdp_stats1"]).ok();
+    let attached = net.ip_link_xdp().expect("attached by uid 65534");
+    assert_eq!(attached["prog"]["name"], "xdp_stats1_func", "{attached}");
+    let status = loader_with_privileges(&user, &["status", net.host_if()]).ok();
+    assert!(status.stdout.contains("xdp_stats1_func"), "{status:#?}");
+    loader_with_privileges(&user, &["unload", net.host_if(), "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
 }

@@ -15,10 +15,10 @@ use reader::{Counters, Location, PinState, StatsMap};
 use render::Sample;
 
 use crate::cli::StatsArgs;
-use crate::commands::require_root;
 use crate::error::{Exit, Failure};
 use crate::iface::{self, Interface};
 use crate::maps;
+use crate::privilege;
 use crate::signals;
 
 /// The map name every lesson program (and the C tutorial) counts into.
@@ -27,7 +27,7 @@ pub const MAP_NAME: &str = "xdp_stats_map";
 const FIRST_SAMPLE: Duration = Duration::from_millis(250);
 
 pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
-    require_root("xdp-loader stats")?;
+    privilege::require("xdp-loader stats", privilege::BPF)?;
     let interval = args.sampling.interval;
     let mut watch = Watch::from_args(args)?;
     let stop = signals::stop_requests()?;
