@@ -638,6 +638,32 @@ fn list_shows_every_builtin_without_root() {
     }
 }
 
+/// `xdp-loader list | head -0`: a closed stdout ends the tool as it ends C
+/// tools (SIGPIPE), never with a panic (exit 101) in println!.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose read end is closed before the tool starts.
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    let write_end = unsafe { std::process::Stdio::from_raw_fd(fds[1]) };
+    let out = Command::new(loader_path())
+        .arg("list")
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(loader(&["load"]).code, 2);
