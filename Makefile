@@ -12,7 +12,7 @@ SHELL := /bin/bash
 
 LOADER := target/debug/xdp-loader
 VMLINUX_H ?= vmlinux/vmlinux.h
-DEB_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config make iproute2 bpftool \
+DEB_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config make iproute2 bpftool time \
                 iputils-ping tcpdump ethtool
 # `make bench` also counts syscalls per stats sample with strace.
 BENCH_DEB_PACKAGES := strace

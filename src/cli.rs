@@ -6,6 +6,7 @@
 //! a student reading the tutorial's text can type what it shows.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -332,12 +333,12 @@ impl StatsArgs {
 /// How often a live reader samples, and when it stops.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Sampling {
-    /// Seconds between samples.
-    #[arg(short, long, default_value_t = 2.0)]
-    pub interval: f64,
+    /// Seconds between samples (0.001 to 86400).
+    #[arg(short, long, default_value = "2", value_parser = crate::numbers::duration)]
+    pub interval: Duration,
 
     /// Stop after this many samples (default: until Ctrl-C).
-    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_parser = crate::numbers::count)]
     pub count: Option<u64>,
 
     /// One JSON object per sample (schema in README).
@@ -354,7 +355,7 @@ pub struct MonitorArgs {
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// Stop after this many lines (default: until Ctrl-C).
-    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_parser = crate::numbers::count)]
     pub count: Option<u64>,
 
     /// Print the trace lines as the kernel wrote them, undecoded.
@@ -381,7 +382,7 @@ pub struct CaptureArgs {
     pub write: Option<PathBuf>,
 
     /// Stop after this many packets (default: until Ctrl-C).
-    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_parser = crate::numbers::count)]
     pub count: Option<u64>,
 
     /// Bytes kept of each packet (the rest is counted, not copied).
@@ -511,8 +512,8 @@ pub enum TestenvCommand {
         #[arg(long)]
         legacy_ip: bool,
         /// Number of echo requests.
-        #[arg(short, long, default_value_t = 3)]
-        count: u32,
+        #[arg(short, long, default_value = "3", value_parser = crate::numbers::count)]
+        count: u64,
     },
     /// Run a command inside the namespace: `testenv exec -- CMD ARGS`.
     Exec {
@@ -587,8 +588,8 @@ fn frame_size(text: &str) -> Result<usize, String> {
 pub enum BenchCommand {
     /// Real frames into a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES), counted by the program on the peer.
     Live {
-        /// Seconds of traffic per program.
-        #[arg(long, default_value_t = 2.0)]
+        /// Seconds of traffic per program (0.001 to 86400).
+        #[arg(long, default_value = "2", value_parser = crate::numbers::seconds)]
         seconds: f64,
         #[arg(long)]
         json: bool,

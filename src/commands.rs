@@ -4,21 +4,20 @@
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
 use crate::cli::{CleanArgs, LoadArgs, Mode, UnloadArgs};
-use crate::error::{Exit, Failure, ROOT_HINT};
+use crate::error::{Exit, Failure};
 use crate::iface::{self, describe, mode_name};
 use crate::leftovers::{self, Leftover};
 use crate::maps::{self, Unpin};
 use crate::object::{self, Selection, Source};
 use crate::ownership::{self, Record};
+use crate::privilege;
 use crate::signals;
 
-/// Refuses early, with the hint, instead of failing halfway with EPERM.
+/// Refuses early, naming the missing capabilities, unless the process holds
+/// what root holds for BPF and XDP (CAP_SYS_ADMIN and CAP_NET_ADMIN; not
+/// euid 0 as such). Commands that need less call `privilege::require`.
 pub fn require_root(what: &str) -> Result<(), Failure> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::new(Exit::Fail, format!("{what} needs root")).hint(ROOT_HINT));
-    }
-    Ok(())
+    privilege::require(what, privilege::BPF_AND_NET)
 }
 
 pub fn load(args: &LoadArgs) -> anyhow::Result<()> {

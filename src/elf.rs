@@ -1,24 +1,49 @@
 //! A look at an object file's ELF header, to say precisely why libbpf
-//! refused it: empty, not ELF, built for another CPU, or cut short.
+//! refused it: empty, not ELF, 32-bit, big-endian, built for another CPU, or cut short.
+//! Only the 64-byte header is read, whatever the file's size.
 
+use std::io::Read;
 use std::path::Path;
 
 /// ELF machine number of BPF objects (`EM_BPF`).
 const EM_BPF: u16 = 247;
 
+/// Size of a 64-bit ELF header.
+const HEADER_LEN: usize = 64;
+
 /// Why `path` cannot be a BPF object, when its header shows it.
 /// None: the header looks fine (the problem is deeper; libbpf's log says).
 pub fn problem(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
+    let file = std::fs::File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
+    let mut bytes = Vec::with_capacity(HEADER_LEN);
+    file.take(HEADER_LEN as u64).read_to_end(&mut bytes).ok()?;
+    header_problem(&bytes, file_len)
+}
+
+/// The checks on the first (up to 64) bytes of a file `file_len` bytes long.
+fn header_problem(bytes: &[u8], file_len: u64) -> Option<String> {
     if bytes.is_empty() {
         return Some("the file is empty".into());
     }
     if !bytes.starts_with(b"\x7fELF") {
         return Some("it is not an ELF file".into());
     }
-    // Only 64-bit little-endian objects are read further (what clang emits
-    // for -target bpf on x86 and arm hosts).
-    if bytes.len() < 64 {
+    // libbpf reads only 64-bit objects in the host's byte order (little
+    // endian here): clang -target bpf on x86 and arm hosts.
+    match bytes.get(4) {
+        Some(1) => return Some("it is a 32-bit ELF object; BPF objects are 64-bit".into()),
+        Some(2) => {}
+        Some(class) => return Some(format!("its ELF class {class} is neither 32- nor 64-bit")),
+        None => {}
+    }
+    if bytes.get(5) == Some(&2) {
+        return Some(
+            "it is a big-endian object (clang -target bpfeb); this host reads little-endian (-target bpf or bpfel)"
+                .into(),
+        );
+    }
+    if bytes.len() < HEADER_LEN {
         return Some(format!(
             "it is truncated: {} bytes, not even an ELF header",
             bytes.len()
@@ -26,7 +51,7 @@ pub fn problem(path: &Path) -> Option<String> {
     }
     let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
     let machine = u16_at(18);
-    if bytes[4] == 2 && bytes[5] == 1 && machine != EM_BPF {
+    if machine != EM_BPF {
         return Some(format!(
             "it is an object for {} (ELF machine {machine}), not BPF",
             machine_name(machine)
@@ -34,10 +59,9 @@ pub fn problem(path: &Path) -> Option<String> {
     }
     let section_table_end = u64::from_le_bytes(bytes[40..48].try_into().ok()?)
         .saturating_add(u64::from(u16_at(58)) * u64::from(u16_at(60)));
-    if section_table_end > bytes.len() as u64 {
+    if section_table_end > file_len {
         return Some(format!(
-            "it is truncated: its section table ends at byte {section_table_end}, the file has {}",
-            bytes.len()
+            "it is truncated: its section table ends at byte {section_table_end}, the file has {file_len}"
         ));
     }
     None
@@ -88,6 +112,12 @@ mod tests {
             .unwrap()
             .contains("section table ends at byte 256"));
         assert_eq!(check(&header(EM_BPF, 64, 0, 0)), None);
+        let mut class32 = header(EM_BPF, 64, 0, 0);
+        class32[4] = 1;
+        assert!(check(&class32).unwrap().contains("32-bit"));
+        let mut big_endian = header(EM_BPF, 64, 0, 0);
+        big_endian[5] = 2;
+        assert!(check(&big_endian).unwrap().contains("big-endian"));
         assert!(check(&header(EM_BPF, u64::MAX, 64, 3))
             .unwrap()
             .contains("truncated"));

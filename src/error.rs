@@ -124,9 +124,10 @@ pub fn errno_name(errno: i32) -> &'static str {
     }
 }
 
-/// The hint shared by every operation that needs privileges.
+/// The hint shared by every operation the kernel refused with EPERM/EACCES.
 pub const ROOT_HINT: &str =
-    "BPF and XDP need root (CAP_BPF + CAP_NET_ADMIN): run it with sudo, or as root";
+    "BPF and XDP need CAP_SYS_ADMIN and CAP_NET_ADMIN (root has them), and pins in \
+     /sys/fs/bpf need write access there: run it with sudo, or as root";
 
 #[cfg(test)]
 mod tests {

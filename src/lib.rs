@@ -22,6 +22,8 @@
 //! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
+//! - `numbers`: the parsers of numeric options (seconds, counts)
+//! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 
 pub mod attach;
@@ -39,9 +41,11 @@ pub mod libbpf_log;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
+pub mod numbers;
 pub mod object;
 pub mod ownership;
 pub mod pin;
+pub mod privilege;
 pub mod redirect;
 pub mod signals;
 pub mod stats;
@@ -58,7 +62,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Load(args) => commands::load(args),
         Command::Unload(args) => commands::unload(args),
         Command::Status(args) => {
-            commands::require_root("xdp-loader status")?;
+            privilege::require("xdp-loader status", privilege::BPF)?;
             status::run(args)
         }
         Command::List => commands::list(),

@@ -12,6 +12,10 @@ use std::sync::Mutex;
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The last debug-level line, kept without `-v`: libbpf gives the reason
+/// for some refusals (a damaged object's BTF) only at debug level, with an
+/// errno as vague as ENOENT.
+static LAST_DEBUG: Mutex<Option<String>> = Mutex::new(None);
 
 /// Routes libbpf's output through `print`. Call once, early in `main`.
 pub fn init(verbose: bool) {
@@ -35,16 +39,32 @@ unsafe extern "C" fn print(
     format: *const c_char,
     args: *mut libbpf_sys::__va_list_tag,
 ) -> c_int {
-    if level == libbpf_sys::LIBBPF_DEBUG && !verbose() {
-        return 0;
-    }
+    let quiet_debug = level == libbpf_sys::LIBBPF_DEBUG && !verbose();
     // SAFETY: libbpf passes a valid format string and its matching va_list.
     if let Ok(bytes) = unsafe { vsprintf::vsprintf_raw(format, args) } {
         let message = String::from_utf8_lossy(&bytes);
         // A panic must not unwind into C; losing one log line is fine.
-        let _ = std::panic::catch_unwind(|| capture(&message));
+        let _ = std::panic::catch_unwind(|| {
+            if quiet_debug {
+                keep_last_debug(&message)
+            } else {
+                capture(&message)
+            }
+        });
     }
     0
+}
+
+fn keep_last_debug(message: &str) {
+    if let (Ok(mut last), Some(line)) = (LAST_DEBUG.lock(), message.lines().last()) {
+        *last = Some(line.to_string());
+    }
+}
+
+/// The last debug line libbpf printed since the last `take` (None with `-v`:
+/// then every line is in `take`'s lines already).
+pub fn last_debug_line() -> Option<String> {
+    LAST_DEBUG.lock().ok()?.clone()
 }
 
 fn capture(message: &str) {
@@ -58,6 +78,9 @@ fn capture(message: &str) {
 
 /// Takes (and clears) everything libbpf said since the last call.
 pub fn take() -> Vec<String> {
+    if let Ok(mut last) = LAST_DEBUG.lock() {
+        *last = None;
+    }
     CAPTURED
         .lock()
         .map(|mut lines| std::mem::take(&mut *lines))

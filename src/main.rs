@@ -8,6 +8,11 @@ use xdp_tutorial::error::{Exit, Failure};
 use xdp_tutorial::{libbpf_log, run};
 
 fn main() -> ExitCode {
+    // A closed stdout (`xdp-loader map dump M | head -1`) ends the process
+    // quietly, as it does C tools, instead of a panic in println!. Every
+    // change to the system is complete before its lines are printed.
+    // SAFETY: setting a signal's disposition has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // clap exits with 2 on usage errors, like the C tutorial's EXIT_FAIL_OPTION.
     let cli = Cli::parse();
     libbpf_log::init(cli.verbose);

@@ -73,6 +73,11 @@ impl Source {
                         builtin::names().join(", ")
                     )));
                 }
+                // The header alone names the common mistakes (an empty, host or
+                // big-endian object) better than libbpf's errno does.
+                if let Some(why) = crate::elf::problem(path) {
+                    return Err(unusable(&path.display().to_string(), why, Vec::new()));
+                }
                 builder.open_file(path)
             }
             Source::Builtin(b) => builder.name(b.name).and_then(|b2| b2.open_memory(b.object)),
@@ -81,7 +86,13 @@ impl Source {
     }
 
     fn open_failure(&self, err: &libbpf_rs::Error) -> Failure {
-        let log = libbpf_log::take();
+        // Read before take() clears it: libbpf's reason when it said none
+        // at warning level (a damaged BTF section gives only ENOENT).
+        let debug_reason = libbpf_log::last_debug_line();
+        let mut log = libbpf_log::take();
+        if log.is_empty() {
+            log.extend(debug_reason);
+        }
         let name = self.name();
         if log.iter().any(|l| l.contains("legacy map definitions")) {
             return Failure::new(
@@ -96,20 +107,23 @@ impl Source {
                  __type(value, __u64); __uint(max_entries, 5); } my_map SEC(\".maps\");",
             );
         }
-        let (what, why) = match self {
-            Source::File(path) => (
-                path.display().to_string(),
-                crate::elf::problem(path).unwrap_or_else(|| errno_text(errno_of(err))),
-            ),
-            Source::Builtin(b) => (b.name.to_string(), errno_text(errno_of(err))),
+        let what = match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Builtin(b) => b.name.to_string(),
         };
-        Failure::new(
-            Exit::Bpf,
-            format!("'{what}' is not a usable BPF object: {why}"),
-        )
-        .details(tail(&log, 5))
-        .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
+        unusable(&what, errno_text(errno_of(err)), tail(&log, 5))
     }
+}
+
+/// `what` cannot be opened as a BPF object, because of `why`; `log` is what
+/// libbpf said about it.
+fn unusable(what: &str, why: String, log: Vec<String>) -> Failure {
+    Failure::new(
+        Exit::Bpf,
+        format!("'{what}' is not a usable BPF object: {why}"),
+    )
+    .details(log)
+    .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
 }
 
 /// What the user asked for with `-n` and `-s`.
@@ -156,36 +170,72 @@ pub fn programs(open: &OpenObject) -> Vec<ProgramEntry> {
         .collect()
 }
 
-/// The most kernel memory one map may ask for. Far above what any lesson
-/// needs; a damaged or mistaken `max_entries` asks for much more, and the
-/// kernel would spend minutes (unkillable) allocating it.
+/// The most kernel memory one map, and all the maps of one object together,
+/// may ask for. Far above what any lesson needs; a damaged or mistaken
+/// `max_entries` asks for much more, and the kernel would spend minutes
+/// (unkillable) allocating it.
 const MAX_MAP_BYTES: u64 = 1 << 30;
 
-/// Refuses maps that would need absurd amounts of kernel memory.
+/// Kernel memory a map will take, roughly: its entries, each key plus value
+/// (a value per CPU for per-CPU maps); ring buffers are `max_entries` bytes
+/// of data (key and value size 0, so the entry formula said 0).
+fn map_bytes(map_type: MapType, entries: u32, key: u32, value: u32, cpus: u64) -> u64 {
+    let entries = u64::from(entries);
+    match map_type {
+        MapType::RingBuf | MapType::UserRingBuf => entries,
+        MapType::PercpuArray | MapType::PercpuHash | MapType::LruPercpuHash => {
+            entries.saturating_mul(u64::from(key) + u64::from(value) * cpus)
+        }
+        _ => entries.saturating_mul(u64::from(key) + u64::from(value)),
+    }
+}
+
+/// Refuses maps that would need absurd amounts of kernel memory, one by one
+/// and all together.
 fn check_map_sizes(open: &OpenObject, object: &str) -> Result<(), Failure> {
     let cpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+    let hint = "the object looks damaged, or max_entries is far too large: lower it in the map's definition";
+    let mut total = 0u64;
     for map in open.maps() {
-        let per_cpu = matches!(
+        let bytes = map_bytes(
             map.map_type(),
-            MapType::PercpuArray | MapType::PercpuHash | MapType::LruPercpuHash
+            map.max_entries(),
+            map.key_size(),
+            map.value_size(),
+            cpus,
         );
-        let value = u64::from(map.value_size()) * if per_cpu { cpus } else { 1 };
-        let bytes = u64::from(map.max_entries()).saturating_mul(u64::from(map.key_size()) + value);
         if bytes > MAX_MAP_BYTES {
             return Err(Failure::new(
                 Exit::Bpf,
                 format!(
-                    "map '{}' of '{object}' would need {} MiB of kernel memory ({} entries of {} B)",
+                    "map '{}' of '{object}' would need {} MiB of kernel memory ({}, max_entries {}); the limit is {} MiB",
                     lossy(map.name()),
                     bytes >> 20,
+                    type_label(map.map_type()),
                     map.max_entries(),
-                    u64::from(map.key_size()) + value
+                    MAX_MAP_BYTES >> 20
                 ),
             )
-            .hint("the object looks damaged, or max_entries is far too large: lower it in the map's definition"));
+            .hint(hint));
         }
+        total = total.saturating_add(bytes);
+    }
+    if total > MAX_MAP_BYTES {
+        return Err(Failure::new(
+            Exit::Bpf,
+            format!(
+                "the maps of '{object}' together would need {} MiB of kernel memory; the limit is {} MiB",
+                total >> 20,
+                MAX_MAP_BYTES >> 20
+            ),
+        )
+        .hint(hint));
     }
     Ok(())
+}
+
+fn type_label(map_type: MapType) -> String {
+    format!("{map_type:?}").to_lowercase()
 }
 
 /// The names of an opened object's maps.

@@ -952,7 +952,7 @@ fn summary(env: &Env) -> String {
 // ---------------------------------------------------------------------------
 // ping, exec, enter, tcpdump
 
-fn ping(state: &State, env: &EnvName, legacy_ip: bool, count: u32) -> anyhow::Result<()> {
+fn ping(state: &State, env: &EnvName, legacy_ip: bool, count: u64) -> anyhow::Result<()> {
     let env = live_env(state, env, "ping")?;
     let (family, target) = if legacy_ip {
         if !env.legacy_ip {

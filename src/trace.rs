@@ -20,15 +20,15 @@
 use std::io::{BufRead, BufReader, Write};
 
 use crate::cli::TraceArgs;
-use crate::commands::require_root;
 use crate::error::{Exit, Failure};
+use crate::privilege;
 use crate::tracefs;
 
 /// What separates the line's prefix from the program's own text.
 const PRINTK_MARK: &str = ": bpf_trace_printk: ";
 
 pub fn run(args: &TraceArgs) -> anyhow::Result<()> {
-    require_root("xdp-loader trace")?;
+    privilege::require("xdp-loader trace", privilege::BPF)?;
     let root = tracefs::root()?;
     let pipe = root.join("trace_pipe");
     let file = std::fs::File::open(&pipe)

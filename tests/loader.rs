@@ -336,8 +336,28 @@ fn missing_and_invalid_object_files() {
     let good = std::fs::read(compile_bpf("good_drop", EXTERNAL_DROP)).unwrap();
     let host = dir.join("host.o");
     sh("clang", &["-c", "-x", "c", "-o", path(&host), "/dev/null"]);
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let big_endian = dir.join("bpfeb.o");
+    let source = dir.join("drop.c");
+    std::fs::write(&source, EXTERNAL_DROP).unwrap();
+    sh(
+        "clang",
+        &[
+            "-target",
+            "bpfeb",
+            "-O2",
+            "-c",
+            path(&source),
+            "-o",
+            path(&big_endian),
+        ],
+    );
+    // The same object with its header's class byte saying ELFCLASS32.
+    let mut class32 = good.clone();
+    class32[4] = 1;
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("empty.o", Vec::new(), "the file is empty"),
+        ("bpfeb.o", std::fs::read(&big_endian).unwrap(), "big-endian"),
+        ("class32.o", class32, "32-bit ELF object"),
         (
             "text.o",
             b"not an ELF file".to_vec(),
@@ -363,6 +383,72 @@ fn missing_and_invalid_object_files() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(net.ip_link_xdp(), None);
     assert!(!std::path::Path::new(&format!("/sys/fs/bpf/{}", net.host_if())).exists());
+}
+
+/// An object whose BTF names a variable its symbol table lacks: libbpf says
+/// only ENOENT ("No such file or directory") for a file that exists, and the
+/// reason at debug level; that reason is shown without -v.
+#[test]
+fn damaged_object_shows_libbpfs_reason_without_verbose() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let good = compile_bpf("btf_mismatch", EXTERNAL_DROP);
+    let damaged = good.with_file_name("btf_mismatch_damaged.o");
+    sh(
+        "llvm-objcopy",
+        &[
+            "--redefine-sym",
+            "_license=_licensX",
+            path(&good),
+            path(&damaged),
+        ],
+    );
+    let run = loader(&["load", net.host_if(), path(&damaged)]).fails_with(40);
+    assert!(run.stderr.contains("not a usable BPF object"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("libbpf: sec 'license': failed to find ELF symbol for VAR '_license'"),
+        "{run:#?}"
+    );
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+/// The header check reads 64 bytes, not the file: a 2 GiB (sparse) object
+/// libbpf refuses costs the tool no more memory than a small one.
+#[test]
+fn huge_refused_object_is_not_read_whole() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("huge-object-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = RemoveOnDrop(path(&dir).to_string());
+    let host = dir.join("host.o");
+    sh("clang", &["-c", "-x", "c", "-o", path(&host), "/dev/null"]);
+    let huge = dir.join("huge.o");
+    std::fs::copy(&host, &huge).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "peak_rss_kb=%M", loader_path(), "load", net.host_if()])
+        .arg(&huge)
+        .output()
+        .expect("/usr/bin/time (Debian package time)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(40), "{stderr}");
+    assert!(stderr.contains("not BPF"), "{stderr}");
+    let peak_kb: u64 = stderr
+        .split("peak_rss_kb=")
+        .nth(1)
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
+    assert!(peak_kb < 256 * 1024, "peak RSS {peak_kb} kB: {stderr}");
+    assert_eq!(net.ip_link_xdp(), None);
 }
 
 #[test]
@@ -552,6 +638,32 @@ fn list_shows_every_builtin_without_root() {
     }
 }
 
+/// `xdp-loader list | head -0`: a closed stdout ends the tool as it ends C
+/// tools (SIGPIPE), never with a panic (exit 101) in println!.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose read end is closed before the tool starts.
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    let write_end = unsafe { std::process::Stdio::from_raw_fd(fds[1]) };
+    let out = Command::new(loader_path())
+        .arg("list")
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(loader(&["load"]).code, 2);
@@ -581,6 +693,48 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
         "{run:#?}"
     );
     assert!(run.hint().contains("max_entries"), "{run:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+/// The guard counts every map kind and the object's total: a 2 GiB ring
+/// buffer (key and value size 0) once passed and cost 1.8 GB of kernel
+/// memory, and so did two maps just under the limit each.
+#[test]
+fn ring_buffers_and_the_objects_total_count_against_the_memory_limit() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let ring = compile_bpf(
+        "huge_ring",
+        r#"
+struct { int (*type)[27]; int (*max_entries)[2147483648u]; } big_ring __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&ring)]).fails_with(40);
+    assert!(
+        run.stderr.contains(
+            "map 'big_ring' of 'huge_ring' would need 2048 MiB of kernel memory (ringbuf"
+        ),
+        "{run:#?}"
+    );
+    // 2 x 600 MiB arrays (75,000,000 entries of 4 + 4 bytes): each under 1 GiB.
+    let pair = compile_bpf(
+        "two_big_arrays",
+        r#"
+struct { int (*type)[2]; int (*max_entries)[78643200]; unsigned int *key; unsigned int *value; }
+    first __attribute__((section(".maps"), used)), second __attribute__((section(".maps"), used));
+__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"#,
+    );
+    let run = loader(&["load", net.host_if(), path(&pair)]).fails_with(40);
+    assert!(
+        run.stderr
+            .contains("the maps of 'two_big_arrays' together would need 1200 MiB"),
+        "{run:#?}"
+    );
     assert_eq!(net.ip_link_xdp(), None);
 }
 
@@ -643,25 +797,78 @@ fn bpffs_is_mounted_when_missing() {
     assert!(run.stdout.contains("xdp_stats_map"), "{run:#?}");
 }
 
-#[test]
-fn without_root_the_needed_capabilities_are_named() {
-    if !privileged() {
-        return;
-    }
+/// `xdp-loader ARGS` under `setpriv SETPRIV...` (uid and capabilities).
+fn loader_with_privileges(setpriv: &[&str], args: &[&str]) -> Run {
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .args([loader_path(), "load", "lo", "xdp_pass"])
+        .args(setpriv)
+        .arg(loader_path())
+        .args(args)
         .output()
-        .unwrap();
-    let run = Run::from(out).fails_with(1);
+        .expect("setpriv (util-linux)");
+    Run::from(out)
+}
+
+const NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+#[test]
+fn without_the_capabilities_they_are_named_whoever_runs_it() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    // A user without capabilities.
+    let mut nobody = NOBODY.to_vec();
+    nobody.push("--inh-caps=-all");
+    let run = loader_with_privileges(&nobody, &["load", net.host_if(), "xdp_pass"]).fails_with(1);
     assert!(
-        run.stderr.contains("xdp-loader load needs root"),
+        run.stderr.contains(
+            "xdp-loader load needs CAP_SYS_ADMIN and CAP_NET_ADMIN (missing: CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+        ),
         "{run:#?}"
     );
-    assert!(run.hint().contains("CAP_BPF"), "{run:#?}");
+    assert!(run.hint().contains("setpriv"), "{run:#?}");
+
+    // Root (euid 0) with them dropped: named too, not "needs root" passed
+    // and then every program read as "<gone>".
+    loader(&["load", net.host_if(), "xdp_pass"]).ok();
+    let dropped = [
+        "--inh-caps=-all",
+        "--bounding-set=-sys_admin,-net_admin,-bpf,-perfmon",
+    ];
+    let run = loader_with_privileges(&dropped, &["unload", net.host_if(), "--all"]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("(missing: CAP_SYS_ADMIN and CAP_NET_ADMIN)"),
+        "{run:#?}"
+    );
+    let run = loader_with_privileges(&dropped, &["status", net.host_if()]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("xdp-loader status needs CAP_SYS_ADMIN (missing: CAP_SYS_ADMIN)"),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("<gone>"), "{run:#?}");
+    assert!(net.ip_link_xdp().is_some(), "nothing was detached");
+    loader(&["unload", net.host_if(), "--all"]).ok();
+}
+
+/// A non-root user holding the capabilities loads, reads and unloads as
+/// root does (CAP_DAC_OVERRIDE for /sys/fs/bpf, mode 0700 root's, as bpftool
+/// needs it too).
+#[test]
+fn a_non_root_user_with_the_capabilities_works() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let caps = "+sys_admin,+net_admin,+dac_override";
+    let inh = format!("--inh-caps={caps}");
+    let ambient = format!("--ambient-caps={caps}");
+    let mut user = NOBODY.to_vec();
+    user.extend([inh.as_str(), ambient.as_str()]);
+    loader_with_privileges(&user, &["load", net.host_if(), "xdp_stats1"]).ok();
+    let attached = net.ip_link_xdp().expect("attached by uid 65534");
+    assert_eq!(attached["prog"]["name"], "xdp_stats1_func", "{attached}");
+    let status = loader_with_privileges(&user, &["status", net.host_if()]).ok();
+    assert!(status.stdout.contains("xdp_stats1_func"), "{status:#?}");
+    loader_with_privileges(&user, &["unload", net.host_if(), "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
 }

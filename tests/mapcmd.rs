@@ -238,6 +238,115 @@ fn arrays_refuse_noexist_deletes_and_keys_past_the_end() {
     assert_eq!(oracle[1], (7 * cpus, 70 * cpus));
 }
 
+/// Values the kernel would store wrongly never reach it: a negative number in
+/// an unsigned field (once stored as 2^64 - 5), a field given twice (once the
+/// first silently won). bpftool shows the entry unchanged.
+#[test]
+fn negative_unsigned_and_repeated_fields_are_refused() {
+    let Some(net) = with("xdp_stats1", None) else {
+        return;
+    };
+    let spec = map_spec(&net, "xdp_stats_map");
+    let before = bpftool_counts(&pin(&net, "xdp_stats_map"));
+    let run = loader(&["map", "update", &spec, "1", "{rx_packets: -5, rx_bytes: 0}"]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains("rx_packets: -5 does not fit (the field is unsigned"),
+        "{run:#?}"
+    );
+    let run = loader(&["map", "update", &spec, "-1", "{rx_packets: 0, rx_bytes: 0}"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    let run = loader(&[
+        "map",
+        "update",
+        &spec,
+        "1",
+        "{rx_packets: 1, rx_packets: 2, rx_bytes: 0}",
+    ])
+    .fails_with(2);
+    assert!(
+        run.stderr.contains("field 'rx_packets' is given twice"),
+        "{run:#?}"
+    );
+    // Key 1 (XDP_DROP) is the one written to; xdp_stats1 only passes, so
+    // nothing else changes it (key 2 counts whatever the veth receives).
+    assert_eq!(bpftool_counts(&pin(&net, "xdp_stats_map"))[1], before[1]);
+}
+
+/// A devmap slot at max_entries: the kernel answers E2BIG ("index past the
+/// end"), once worded as "map is full".
+#[test]
+fn devmap_key_past_the_end_says_so() {
+    let Some(net) = with("xdp_redirect", Some("xdp_redirect_map_func")) else {
+        return;
+    };
+    let spec = map_spec(&net, "tx_port");
+    let ifindex = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", net.host_if()))
+        .unwrap()
+        .trim()
+        .to_string();
+    let run = loader(&["map", "update", &spec, "256", &ifindex]).fails_with(1);
+    assert!(
+        run.stderr
+            .contains("key 256 is past the end of devmap map tx_port"),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("0..=255"), "{run:#?}");
+    loader(&["map", "update", &spec, "255", &ifindex]).ok();
+    // bpftool lists every slot; empty ones carry an "error" instead of a value.
+    let dump = json(
+        "bpftool",
+        &["-j", "map", "dump", "pinned", &pin(&net, "tx_port")],
+    );
+    let filled: Vec<Vec<u8>> = dump
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["value"].is_array())
+        .map(|e| hex_bytes(&e["key"]))
+        .collect();
+    assert_eq!(filled, vec![255u32.to_ne_bytes().to_vec()]);
+}
+
+/// A program or a bpf_link pinned where a map is expected is named as such
+/// (the kernel's kind of the pinned fd), never dumped as a map with the
+/// link's id and the program id as its "key size".
+#[test]
+fn a_pinned_program_or_link_is_not_a_map() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", net.host_if(), "xdp_stats1", "--attach", "link"]).ok();
+    let link_pin = format!("/sys/fs/bpf/xdp-loader/{}/link", net.host_if());
+    let run = loader(&["map", "dump", &link_pin]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{link_pin} pins a bpf_link, not a map")),
+        "{run:#?}"
+    );
+    assert!(run.hint().contains("bpftool link show"), "{run:#?}");
+
+    let prog_id = net.ip_link_xdp().expect("attached")["prog"]["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let prog_pin = pin(&net, "prog_pin");
+    sh("bpftool", &["prog", "pin", "id", &prog_id, &prog_pin]);
+    let run = loader(&["map", "dump", &prog_pin]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains(&format!("{prog_pin} pins a program, not a map")),
+        "{run:#?}"
+    );
+    // IFNAME:NAME reaches the same pin, and says the same.
+    let run = loader(&["map", "dump", &map_spec(&net, "prog_pin")]).fails_with(2);
+    assert!(run.stderr.contains("pins a program, not a map"), "{run:#?}");
+    // The real map there still dumps, and `map list` lists no prog/link pin.
+    loader(&["map", "dump", &map_spec(&net, "xdp_stats_map")]).ok();
+    let list = loader(&["map", "list", net.host_if()]).ok();
+    assert!(!list.stdout.contains("prog_pin"), "{list:#?}");
+}
+
 #[test]
 fn bad_map_names_say_what_a_map_is() {
     let Some(net) = with("xdp_stats1", None) else {

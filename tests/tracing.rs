@@ -369,6 +369,48 @@ fn capture_ended_by_ctrl_c_or_sigkill_leaves_nothing_attached() {
     }
 }
 
+/// The pcap header is on disk as soon as capture starts, and each packet's
+/// record soon after it arrives: a capture killed with SIGKILL (no chance
+/// to flush) leaves a file tcpdump reads to the last packet.
+#[test]
+fn capture_killed_with_sigkill_leaves_a_readable_file() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    net.settle();
+    let (file, _cleanup) = pcap_file(&net);
+    let mut capture = Background::spawn(&["capture", net.host_if(), "-w", &file]);
+    capture.wait_stderr("Capturing on", Duration::from_secs(10));
+    // The 24-byte header, before any packet.
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 24);
+    assert!(net.ping(3));
+    // Wait (bounded) until the three records are in the file: a flush per
+    // poll round (100 ms) follows each packet's line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tcpdump_count(&file) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    capture.signal(libc::SIGKILL);
+    capture.wait_exit(Duration::from_secs(5));
+    let packets = tcpdump_read(&file);
+    assert_eq!(packets.len(), 3, "{packets:#?}");
+    assert!(
+        packets[2].contains("ICMP6, echo request, id"),
+        "{packets:#?}"
+    );
+    assert!(packets[2].contains("seq 3"), "{packets:#?}");
+}
+
+/// Records tcpdump reads from `file` (0 while it cannot read it).
+fn tcpdump_count(file: &str) -> usize {
+    std::process::Command::new("tcpdump")
+        .args(["-r", file, "-nn"])
+        .output()
+        .map_or(0, |out| {
+            String::from_utf8_lossy(&out.stdout).lines().count()
+        })
+}
+
 #[test]
 fn capture_ends_when_its_interface_is_deleted_keeping_the_file() {
     let Some(net) = TestNet::for_privileged_test() else {

@@ -195,6 +195,13 @@ fn capture(
         // EINTR (a signal arrived) is not an error: the loop looks at why.
         let _ = perf.poll(POLL);
         let mut tally = tally.borrow_mut();
+        // Each round's records reach the file at once: a capture killed
+        // (SIGKILL, a crash) leaves a pcap file that tcpdump reads to the end.
+        if let Some(writer) = writer {
+            if let Err(e) = writer.borrow_mut().flush() {
+                tally.write_error.get_or_insert(e);
+            }
+        }
         if let Some(e) = &tally.write_error {
             return Err(Failure::new(
                 Exit::Fail,
@@ -289,7 +296,9 @@ impl Output {
             .hint("give a path in a directory that exists and that you can write to")
         };
         let file = File::create(path).map_err(cannot)?;
-        let writer = PcapWriter::new(BufWriter::new(file), snaplen).map_err(cannot)?;
+        let mut writer = PcapWriter::new(BufWriter::new(file), snaplen).map_err(cannot)?;
+        // The header on disk now: an empty capture is a valid pcap file too.
+        writer.flush().map_err(cannot)?;
         Ok(Output {
             path: path.to_path_buf(),
             writer: RefCell::new(writer),

@@ -40,7 +40,8 @@ pub fn explain(op: Op, map: &Summary, key: &str, err: &libbpf_rs::Error) -> Fail
             format!("key {key} is not in map {name}, and --flags exist only changes existing keys"),
             "use --flags any or noexist to add it".to_string(),
         ),
-        (_, libc::E2BIG) if map.is_array() => past_the_end(map, key),
+        // E2BIG for an index map is the kernel's "index >= max_entries".
+        (_, libc::E2BIG) if map.has_index_keys() => past_the_end(map, key),
         (Op::Update(_), libc::E2BIG | libc::ENOSPC) => (
             format!(
                 "map {name} is full: it holds at most {} entries",
@@ -101,7 +102,10 @@ pub fn missing_key(map: &Summary, key: &str) -> Failure {
 
 fn past_the_end(map: &Summary, key: &str) -> (String, String) {
     (
-        format!("key {key} is past the end of array map {}", map.name),
+        format!(
+            "key {key} is past the end of {} map {}",
+            map.type_name, map.name
+        ),
         format!(
             "its keys are 0..={} (max_entries {})",
             map.max_entries.saturating_sub(1),

@@ -370,7 +370,7 @@ fn read_int(bytes: &[u8], size: usize, signed: bool) -> i128 {
 /// Writes `n` into `size` bytes; Err names the range when it does not fit.
 fn write_int(out: &mut [u8], size: usize, signed: bool, n: i128) -> Result<(), String> {
     let bits = 8 * size as u32;
-    let (min, max) = match (signed || n < 0, bits) {
+    let (min, max) = match (signed, bits) {
         (_, 128) => (i128::MIN, i128::MAX),
         (true, _) => (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
         (false, _) => (0, (1i128 << bits) - 1),
@@ -381,6 +381,10 @@ fn write_int(out: &mut [u8], size: usize, signed: bool, n: i128) -> Result<(), S
     } else {
         i128::MAX
     };
+    if n < 0 && !signed {
+        // Not stored as its two's complement: -5 would read back as 2^64 - 5.
+        return Err(format!("the field is unsigned: {min}..={max}"));
+    }
     if n < min || n > max.max(if signed { unsigned_max } else { max }) {
         return Err(format!("{min}..={max}"));
     }
@@ -480,6 +484,15 @@ mod tests {
         );
         let err = u(1).encode(&Value::Num(300), &mut z).unwrap_err();
         assert!(err.contains("0..=255"), "{err}");
+        // Negative numbers are refused by unsigned fields of every width
+        // (once -5 became 18446744073709551611 in a u64).
+        for size in [1, 2, 4, 8] {
+            let err = u(size).encode(&Value::Num(-5), &mut z).unwrap_err();
+            assert!(
+                err.contains("-5 does not fit (the field is unsigned"),
+                "{err}"
+            );
+        }
         let err = u(4).encode(&Value::Fields(vec![]), &mut z).unwrap_err();
         assert!(err.contains("a 4-byte integer cannot be {}"), "{err}");
     }

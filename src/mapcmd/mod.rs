@@ -19,16 +19,16 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use serde::Serialize;
 
 use crate::cli::{MapCommand, UpdateFlag};
-use crate::commands::require_root;
 use crate::error::{Exit, Failure};
 use crate::iface;
+use crate::privilege;
 use explain::{explain, Op};
 use layout::Layout;
 use target::{Summary, Target, MAP_FORMS};
 use value::Value;
 
 pub fn run(command: &MapCommand) -> anyhow::Result<()> {
-    require_root("xdp-loader map")?;
+    privilege::require("xdp-loader map", privilege::BPF)?;
     match command {
         MapCommand::List { ifname, json } => list(ifname.as_deref(), *json),
         MapCommand::Dump { map, json } => dump(map, *json),
@@ -67,7 +67,7 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
         // maps that no program there uses (any more, or directly: inner maps).
         let pinned: Vec<(PathBuf, MapHandle)> = pins
             .into_iter()
-            .filter_map(|p| MapHandle::from_pinned_path(&p).ok().map(|h| (p, h)))
+            .filter_map(|p| target::open_map_pin(&p).ok().map(|h| (p, h)))
             .collect();
         let pin_of = |id: u32| {
             pinned

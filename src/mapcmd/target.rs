@@ -68,6 +68,12 @@ impl Summary {
             MapType::Array | MapType::PercpuArray | MapType::ArrayOfMaps | MapType::ProgArray
         )
     }
+
+    /// Keys are indexes 0..max_entries: arrays, and the redirect maps indexed
+    /// by slot (devmap, cpumap, xskmap), which answer E2BIG past the end.
+    pub fn has_index_keys(&self) -> bool {
+        self.is_array() || matches!(self.ty, MapType::Devmap | MapType::Cpumap | MapType::Xskmap)
+    }
 }
 
 /// Opens the map MAP names.
@@ -108,13 +114,7 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
             )
             .hint(format!("MAP is {MAP_FORMS}")));
         }
-        let handle = MapHandle::from_pinned_path(path).map_err(|e| {
-            Failure::new(
-                Exit::Fail,
-                format!("{spec} is not a pinned map: {}", errno_text(errno(&e))),
-            )
-            .hint("it may pin a program or a link; bpftool map show pinned PATH tells")
-        })?;
+        let handle = open_map_pin(path)?;
         return Ok((handle, Some(path.to_path_buf())));
     }
     let Some((ifname, name)) = spec.split_once(':') else {
@@ -136,8 +136,8 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
         }
     }
     let pinned = pin::default_dir(&iface.name).join(name);
-    if let Ok(handle) = MapHandle::from_pinned_path(&pinned) {
-        return Ok((handle, Some(pinned)));
+    if pin::open_pinned(&pinned).is_ok() {
+        return Ok((open_map_pin(&pinned)?, Some(pinned)));
     }
     let mut known: Vec<String> = ids
         .iter()
@@ -180,7 +180,7 @@ pub fn maps_of_interface(ifname: &str, ifindex: u32) -> Result<(Vec<u32>, Vec<Pa
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| MapHandle::from_pinned_path(p).is_ok())
+        .filter(|p| open_map_pin(p).is_ok())
         .collect();
     pins.sort();
     Ok((ids, pins))
@@ -201,11 +201,45 @@ fn pin_of(id: u32) -> Option<PathBuf> {
                 .flatten()
         })
         .map(|entry| entry.path())
-        .find(|path| {
-            MapHandle::from_pinned_path(path)
-                .ok()
-                .is_some_and(|h| handle_id(&h) == id)
-        })
+        .find(|path| open_map_pin(path).is_ok_and(|h| handle_id(&h) == id))
+}
+
+/// Opens the map pinned at `path`; a program or link pinned there is named.
+pub fn open_map_pin(path: &Path) -> Result<MapHandle, Failure> {
+    let shown = path.display();
+    let fd = pin::open_pinned(path).map_err(|errno| {
+        Failure::new(
+            Exit::Fail,
+            format!("{shown} is not a pinned map: {}", errno_text(errno)),
+        )
+    })?;
+    // libbpf reads a program's or link's info as a map's without complaint
+    // (ids and sizes of the wrong object), so ask the kernel what it is.
+    match pin::kind_of(&fd) {
+        pin::Kind::Map => MapHandle::from_pinned_path(path).map_err(|e| {
+            Failure::new(
+                Exit::Fail,
+                format!(
+                    "cannot open the map pinned at {shown}: {}",
+                    errno_text(errno(&e))
+                ),
+            )
+        }),
+        pin::Kind::Program => Err(Failure::new(
+            Exit::Usage,
+            format!("{shown} pins a program, not a map"),
+        )
+        .hint(format!(
+            "bpftool prog show pinned {shown} shows it; its maps: xdp-loader map list"
+        ))),
+        kind => Err(Failure::new(
+            Exit::Usage,
+            format!("{shown} pins a {}, not a map", kind.name()),
+        )
+        .hint(format!(
+            "bpftool link show pinned {shown} shows it; its program's maps: xdp-loader map list"
+        ))),
+    }
 }
 
 fn handle_id(handle: &MapHandle) -> u32 {

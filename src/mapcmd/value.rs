@@ -168,6 +168,9 @@ impl Parser<'_> {
                     other => return Err(format!("a field name, not {}", other.text())),
                 },
             };
+            if fields.iter().any(|(given, _)| *given == name) {
+                return Err(format!("field '{name}' is given twice"));
+            }
             self.expect(b':')?;
             fields.push((name, self.value()?));
             if self.peek() == Some(b',') {
@@ -308,6 +311,12 @@ mod tests {
         assert!(parse("{a: 1").unwrap_err().contains("ended"));
         assert!(parse("1 2").unwrap_err().contains("position 3"));
         assert!(parse("").unwrap_err().contains("nothing"));
+        // A repeated field was silently the first one given.
+        assert_eq!(
+            parse("{rx_packets: 1, rx_packets: 2}").unwrap_err(),
+            "field 'rx_packets' is given twice"
+        );
+        assert!(parse(r#"{"a": 1, a: 2}"#).unwrap_err().contains("twice"));
     }
 
     #[test]

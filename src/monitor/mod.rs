@@ -18,11 +18,11 @@ use libbpf_rs::{Link, MapCore, MapFlags, TracepointCategory};
 use crate::builtin::skel::xdp_monitor::types::{monitor_key, monitor_value};
 use crate::builtin::skel::xdp_monitor::{XdpMonitorSkel, XdpMonitorSkelBuilder};
 use crate::cli::MonitorArgs;
-use crate::commands::require_root;
 use crate::error::{errno_of, errno_text, Exit, Failure};
 use crate::libbpf_log;
 use crate::object::tail;
-use crate::{signals, stats, tracefs};
+use crate::privilege;
+use crate::{signals, tracefs};
 use events::TRACEPOINTS;
 use render::{Key, Reading, Sample, Totals};
 
@@ -32,8 +32,8 @@ unsafe impl plain::Plain for monitor_key {}
 unsafe impl plain::Plain for monitor_value {}
 
 pub fn run(args: &MonitorArgs) -> anyhow::Result<()> {
-    require_root("xdp-loader monitor")?;
-    let interval = stats::interval(args.sampling.interval)?;
+    privilege::require("xdp-loader monitor", privilege::BPF)?;
+    let interval = args.sampling.interval;
     let stop = signals::stop_requests()?;
 
     let mut storage = MaybeUninit::uninit();

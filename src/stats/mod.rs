@@ -15,10 +15,10 @@ use reader::{Counters, Location, PinState, StatsMap};
 use render::Sample;
 
 use crate::cli::StatsArgs;
-use crate::commands::require_root;
 use crate::error::{Exit, Failure};
 use crate::iface::{self, Interface};
 use crate::maps;
+use crate::privilege;
 use crate::signals;
 
 /// The map name every lesson program (and the C tutorial) counts into.
@@ -27,8 +27,8 @@ pub const MAP_NAME: &str = "xdp_stats_map";
 const FIRST_SAMPLE: Duration = Duration::from_millis(250);
 
 pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
-    require_root("xdp-loader stats")?;
-    let interval = interval(args.sampling.interval)?;
+    privilege::require("xdp-loader stats", privilege::BPF)?;
+    let interval = args.sampling.interval;
     let mut watch = Watch::from_args(args)?;
     let stop = signals::stop_requests()?;
     let mut out = Output {
@@ -231,18 +231,6 @@ fn gone(message: String) -> Failure {
 
 fn pin_text(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// Ctrl-C and SIGTERM end the loop cleanly, after a final sample.
-/// `--interval SECONDS`, checked: a positive, finite number.
-pub fn interval(seconds: f64) -> Result<Duration, Failure> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!("--interval {seconds} is not a positive number of seconds"),
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Where samples go: the C tutorial's text, or JSON lines.
