@@ -23,6 +23,7 @@
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
+//! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 
 pub mod attach;
 pub mod bench;
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod commands;
 pub mod elf;
 pub mod error;
+pub mod features;
 pub mod fsmount;
 pub mod iface;
 pub mod libbpf_log;
@@ -71,5 +73,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trace::run(args),
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
+        Command::Features(args) => features::run(args),
     }
 }
