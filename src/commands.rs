@@ -5,8 +5,9 @@ use libbpf_rs::query::{LinkInfo, LinkTypeInfo};
 
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
-use crate::cli::{LoadArgs, Mode, UnloadArgs};
+use crate::cli::{AttachKind, LoadArgs, Mode, UnloadArgs};
 use crate::error::{Exit, Failure, ROOT_HINT};
+use crate::features::{self, Feature};
 use crate::iface::{self, describe, mode_name};
 use crate::maps;
 use crate::object::{self, Selection, Source};
@@ -28,6 +29,15 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
+    if args.attach == AttachKind::Link {
+        features::require(Feature::XdpLink, "--attach link").map_err(|f| {
+            Failure {
+                exit: Exit::Xdp,
+                ..f
+            }
+            .hint("leave out --attach link: netlink attach (the default) works on every kernel")
+        })?;
+    }
     let source = Source::resolve(&file)?;
     let mode = args.effective_mode();
     let selection = Selection {

@@ -331,7 +331,9 @@ pub fn load(
 ) -> Result<Loaded, Failure> {
     let object_name = source.name();
     let mut open = source.open()?;
-    let choice = choose(&object_name, &programs(&open), sel)?;
+    let entries = programs(&open);
+    let choice = choose(&object_name, &entries, sel)?;
+    require_frags(&entries, &choice.name)?;
     check_map_sizes(&open, &object_name)?;
     let pins = match pin_dir {
         Some(dir) => maps::plan(&mut open, &object_name, dir)?,
@@ -368,6 +370,26 @@ pub fn load(
         program: choice.name,
         notes: choice.notes,
         pins,
+    })
+}
+
+/// A multi-buffer program (`SEC("xdp.frags")`, loaded with
+/// BPF_F_XDP_HAS_FRAGS) on a kernel without frags: say so before the
+/// kernel's bare EINVAL.
+fn require_frags(entries: &[ProgramEntry], chosen: &str) -> Result<(), Failure> {
+    let frags = entries
+        .iter()
+        .any(|p| p.name == chosen && p.section.starts_with("xdp.frags"));
+    if !frags {
+        return Ok(());
+    }
+    crate::features::require(
+        crate::features::Feature::XdpFrags,
+        &format!("program '{chosen}' (SEC(\"xdp.frags\"))"),
+    )
+    .map_err(|f| Failure {
+        exit: Exit::Bpf,
+        ..f
     })
 }
 

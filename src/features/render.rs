@@ -53,14 +53,15 @@ impl<'a> Report<'a> {
                     out += "XDP features as the kernel reports them\n";
                     for (bit, name, what) in XDP_ACT {
                         let has = features.xdp_features_mask & bit != 0;
-                        out += &format!("  {name:13} {:3}  {what}\n", yes_no(has));
+                        out += &format!("  {name:15} {:3}  {what}\n", yes_no(has));
                     }
                     out += &format!(
-                        "  {:13} {}\n",
+                        "  {:15} {}\n",
                         "xdp-zc-max-segs",
-                        features
-                            .xdp_zc_max_segs
-                            .map_or("not reported (needs 6.6)".into(), |n| n.to_string())
+                        features.xdp_zc_max_segs.map_or(
+                            "not reported (6.6+ reports it for zero-copy devices)".into(),
+                            |n| n.to_string()
+                        )
                     );
                 }
                 Err(why) => out += &format!("{}\n", not_reported(why)),
