@@ -308,3 +308,48 @@ fn open_failure(what: &str, err: &libbpf_rs::Error) -> Failure {
 fn inode_of(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libbpf_rs::MapFlags;
+
+    /// The key-by-key reader (kernels without batch lookup) must read
+    /// exactly what the batch reader reads, on a real per-CPU map with
+    /// different values on every CPU. Needs root; skipped otherwise.
+    #[test]
+    fn key_by_key_reads_what_the_batch_reads() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let opts = libbpf_sys::bpf_map_create_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as _,
+            ..Default::default()
+        };
+        let map = MapHandle::create(MapType::PercpuArray, Some("stats_test"), 4, 16, 5, &opts)
+            .expect("create a per-CPU array");
+        let cpus = libbpf_rs::num_possible_cpus().unwrap();
+        for key in 0u32..5 {
+            let values: Vec<Vec<u8>> = (0..cpus as u64)
+                .map(|cpu| {
+                    let rec = [u64::from(key) * 100 + cpu, u64::from(key) * 1000 + cpu];
+                    rec.iter().flat_map(|v| v.to_ne_bytes()).collect()
+                })
+                .collect();
+            map.update_percpu(&key.to_ne_bytes(), &values, MapFlags::ANY)
+                .unwrap();
+        }
+        let id = map.info().unwrap().info.id;
+        let mut stats = StatsMap::open(&Location::Id(id)).unwrap();
+        stats.batch = true;
+        let batch = stats.read().unwrap().actions;
+        stats.batch = false;
+        let each = stats.read().unwrap().actions;
+        assert_eq!(batch, each);
+        let cpu_sum: u64 = (0..cpus as u64).sum();
+        assert_eq!(each[3].rx_packets, 300 * cpus as u64 + cpu_sum);
+        assert_eq!(each[4].rx_bytes, 4000 * cpus as u64 + cpu_sum);
+    }
+}
