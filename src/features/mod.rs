@@ -215,8 +215,9 @@ pub fn missing(answer: &Probed, what: &str) -> Failure {
     )
     .details([format!("probe: {}", answer.explanation())])
     .hint(format!(
-        "run it on a newer kernel (`make vm KERNEL=6.12 CMD=...` runs a command on one); \
-         `xdp-loader features` shows what this kernel has"
+        "run it on Linux {} or later (`make vm KERNEL=6.12 CMD=...` runs a command on one); \
+         `xdp-loader features` shows what this kernel has",
+        feature.since()
     ))
 }
 
