@@ -66,7 +66,7 @@ impl Feature {
             Feature::KernelBtf => "kernel BTF (/sys/kernel/btf/vmlinux)",
             Feature::Bpffs => "bpffs (the BPF filesystem)",
             Feature::Tracefs => "tracefs",
-            Feature::MapBatch => "batch map lookup (BPF_MAP_LOOKUP_BATCH)",
+            Feature::MapBatch => "batch lookup of per-CPU arrays (BPF_MAP_LOOKUP_BATCH)",
             Feature::Ringbuf => "BPF ring buffer (BPF_MAP_TYPE_RINGBUF)",
             Feature::XdpReplace => "XDP_FLAGS_REPLACE",
             Feature::XdpLink => "XDP bpf_link",
@@ -84,7 +84,8 @@ impl Feature {
             Feature::KernelBtf => "5.4",
             Feature::Bpffs => "4.4",
             Feature::Tracefs => "4.1",
-            Feature::MapBatch => "5.6",
+            // Hash maps had it from 5.6.
+            Feature::MapBatch => "5.13",
             Feature::Ringbuf => "5.8",
             Feature::XdpReplace => "5.7",
             Feature::XdpLink => "5.9",

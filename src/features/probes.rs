@@ -2,7 +2,7 @@
 //! calls, program flags. Each tries the thing itself and reports what the
 //! kernel answered.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use super::catalog::Feature;
@@ -128,27 +128,48 @@ pub fn tracefs() -> Probed {
     )
 }
 
-/// BPF_MAP_LOOKUP_BATCH on a two-entry hash map: both entries must come back.
+/// BPF_MAP_LOOKUP_BATCH on a two-entry per-CPU array, the map type
+/// `stats` reads: every CPU's value of both entries must come back. (Hash
+/// maps had batch lookup from 5.6, per-CPU arrays only from 5.13.)
 pub fn map_batch() -> Probed {
     let feature = Feature::MapBatch;
-    let map = match raw::map(libbpf_sys::BPF_MAP_TYPE_HASH, 2) {
+    let map = match raw::map(libbpf_sys::BPF_MAP_TYPE_PERCPU_ARRAY, 2) {
         Ok(map) => map,
-        Err(errno) => return Probed::unknown_errno(feature, "create a hash map", errno),
+        Err(errno) => return Probed::unknown_errno(feature, "create a per-CPU array", errno),
     };
-    for key in [7, 9] {
-        if let Err(errno) = raw::update(map.as_fd(), key, key * 10) {
-            return Probed::unknown_errno(feature, "fill the hash map", errno);
+    // SAFETY: no preconditions.
+    let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
+    if cpus <= 0 {
+        return Probed::unknown_errno(feature, "count the possible CPUs", -cpus);
+    }
+    let cpus = cpus as usize;
+    // Per-CPU values are u32, each padded to 8 bytes (a u64 here).
+    let value_of = |key: u32, cpu: usize| u64::from(key * 10) + cpu as u64;
+    for key in [0u32, 1] {
+        let values: Vec<u64> = (0..cpus).map(|cpu| value_of(key, cpu)).collect();
+        // SAFETY: one padded value per possible CPU, as the kernel reads.
+        let ret = unsafe {
+            libbpf_sys::bpf_map_update_elem(
+                map.as_raw_fd(),
+                (&key as *const u32).cast(),
+                values.as_ptr().cast(),
+                0,
+            )
+        };
+        if ret < 0 {
+            return Probed::unknown_errno(feature, "fill the per-CPU array", -ret);
         }
     }
     let mut keys = [0u32; 2];
-    let mut values = [0u32; 2];
+    let mut values = vec![0u64; 2 * cpus];
     let mut count = 2u32;
     let mut next = 0u32;
     let opts = libbpf_sys::bpf_map_batch_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
         ..Default::default()
     };
-    // SAFETY: keys and values have room for `count` u32 entries each.
+    // SAFETY: keys has room for `count` keys, values for `count` keys'
+    // padded per-CPU values.
     let ret = unsafe {
         libbpf_sys::bpf_map_lookup_batch(
             map.as_raw_fd(),
@@ -164,15 +185,20 @@ pub fn map_batch() -> Probed {
     if ret < 0 && ret != -libc::ENOENT {
         return Probed::no(feature, "BPF_MAP_LOOKUP_BATCH", -ret);
     }
-    let mut got: Vec<(u32, u32)> = keys.into_iter().zip(values).take(count as usize).collect();
-    got.sort_unstable();
-    if got != [(7, 70), (9, 90)] {
+    let expected: Vec<u64> = [0u32, 1]
+        .iter()
+        .flat_map(|&key| (0..cpus).map(move |cpu| value_of(key, cpu)))
+        .collect();
+    if count != 2 || keys != [0, 1] || values != expected {
         return Probed::unknown(
             feature,
-            format!("the batch returned {got:?}, not the two entries written"),
+            format!("the batch returned {count} keys {keys:?}, not the entries written"),
         );
     }
-    Probed::yes(feature, "read both entries of a hash map in one call")
+    Probed::yes(
+        feature,
+        format!("read both entries of a per-CPU array ({cpus} CPUs) in one call"),
+    )
 }
 
 pub fn ringbuf() -> Probed {

@@ -1,9 +1,9 @@
 //! The few bpf() calls the probes make directly, on programs and maps built
-//! from nothing: two instructions of XDP program, a two-entry hash map.
+//! from nothing: two instructions of XDP program, small maps.
 //! Going around libbpf here is deliberate: libbpf quietly works around
 //! missing kernel features (that is its job), and a probe must not.
 
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 /// `r0 = verdict; exit`: the smallest XDP program the verifier accepts.
 fn returning(verdict: u32) -> [libbpf_sys::bpf_insn; 2] {
@@ -63,23 +63,6 @@ pub fn map(map_type: libbpf_sys::bpf_map_type, max_entries: u32) -> Result<Owned
         )
     };
     owned(ret)
-}
-
-/// Writes `key -> value` into a u32 -> u32 map.
-pub fn update(map: BorrowedFd, key: u32, value: u32) -> Result<(), i32> {
-    // SAFETY: both pointers point at 4 bytes, the map's key and value size.
-    let ret = unsafe {
-        libbpf_sys::bpf_map_update_elem(
-            map.as_raw_fd(),
-            (&key as *const u32).cast(),
-            (&value as *const u32).cast(),
-            0,
-        )
-    };
-    if ret < 0 {
-        return Err(-ret);
-    }
-    Ok(())
 }
 
 /// The kernel's id of a program or map fd.
