@@ -138,6 +138,13 @@ pub const BUILTINS: &[Builtin] = &[
         object: object_of!("xdp_map_in_map"),
         run_by: None,
     },
+    Builtin {
+        name: "xdp_features",
+        lesson: "kernel features",
+        description: "for `xdp-loader features`: an XDP program with a global function, an freplace and an fentry program aimed at it (the BPF trampoline probes); passes everything",
+        object: object_of!("xdp_features"),
+        run_by: None,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {

@@ -59,6 +59,8 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Read and write BPF maps: list, dump, lookup, update, delete; new-inner for map-in-map.
     Map(MapArgs),
+    /// What this kernel can do (XDP link, trampolines, frags, ...), probed by trying; with IFNAME, the device's XDP features.
+    Features(FeaturesArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -467,6 +469,16 @@ pub struct StatusArgs {
     pub ifname: Option<String>,
 
     /// Machine-readable output (schema in README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    /// Also show this interface's XDP features, as the kernel reports them (6.3+).
+    pub ifname: Option<String>,
+
+    /// Machine-readable output (schema in README, "Kernel compatibility").
     #[arg(long)]
     pub json: bool,
 }

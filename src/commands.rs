@@ -3,8 +3,9 @@
 
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
-use crate::cli::{CleanArgs, LoadArgs, Mode, UnloadArgs};
+use crate::cli::{AttachKind, CleanArgs, LoadArgs, Mode, UnloadArgs};
 use crate::error::{Exit, Failure};
+use crate::features::{self, Feature};
 use crate::iface::{self, describe, mode_name};
 use crate::leftovers::{self, Leftover};
 use crate::maps::{self, Unpin};
@@ -26,6 +27,15 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
+    if args.attach == AttachKind::Link {
+        features::require(Feature::XdpLink, "--attach link").map_err(|f| {
+            Failure {
+                exit: Exit::Xdp,
+                ..f
+            }
+            .hint("leave out --attach link: netlink attach (the default) works on every kernel")
+        })?;
+    }
     let source = Source::resolve(&file)?;
     let mode = args.effective_mode();
     let selection = Selection {

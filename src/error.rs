@@ -120,6 +120,8 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ERANGE => "ERANGE",
         libc::E2BIG => "E2BIG",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
+        // The kernel-internal ENOTSUPP, which some bpf() calls leak.
+        524 => "ENOTSUPP",
         _ => "errno",
     }
 }

@@ -25,6 +25,7 @@
 //! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
+//! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 
 pub mod attach;
 pub mod bench;
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod commands;
 pub mod elf;
 pub mod error;
+pub mod features;
 pub mod fsmount;
 pub mod iface;
 pub mod leftovers;
@@ -77,5 +79,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trace::run(args),
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
+        Command::Features(args) => features::run(args),
     }
 }

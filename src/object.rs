@@ -382,7 +382,9 @@ pub fn load(
 ) -> Result<Loaded, Failure> {
     let object_name = source.name();
     let mut open = source.open()?;
-    let choice = choose(&object_name, &programs(&open), sel)?;
+    let entries = programs(&open);
+    let choice = choose(&object_name, &entries, sel)?;
+    require_frags(&entries, &choice.name)?;
     check_map_sizes(&open, &object_name)?;
     let pins = match pin_to {
         Some(to) => maps::plan(&mut open, &object_name, to)?,
@@ -424,6 +426,26 @@ pub fn load(
         .pin_created(&loaded.object, prog_id)
         .inspect_err(|_| loaded.pins.undo())?;
     Ok(loaded)
+}
+
+/// A multi-buffer program (`SEC("xdp.frags")`, loaded with
+/// BPF_F_XDP_HAS_FRAGS) on a kernel without frags: say so before the
+/// kernel's bare EINVAL.
+fn require_frags(entries: &[ProgramEntry], chosen: &str) -> Result<(), Failure> {
+    let frags = entries
+        .iter()
+        .any(|p| p.name == chosen && p.section.starts_with("xdp.frags"));
+    if !frags {
+        return Ok(());
+    }
+    crate::features::require(
+        crate::features::Feature::XdpFrags,
+        &format!("program '{chosen}' (SEC(\"xdp.frags\"))"),
+    )
+    .map_err(|f| Failure {
+        exit: Exit::Bpf,
+        ..f
+    })
 }
 
 fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {

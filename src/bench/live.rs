@@ -26,6 +26,7 @@ use super::veth::{VethPair, INSIDE};
 use crate::attach::{self, Request};
 use crate::cli::{AttachKind, Mode};
 use crate::error::{Exit, Failure};
+use crate::features::{self, Feature};
 use crate::iface;
 use crate::stats::reader::{Location, StatsMap};
 
@@ -63,6 +64,7 @@ pub fn measure(
     size: usize,
     seconds: f64,
 ) -> Result<Vec<Received>, Failure> {
+    features::require(Feature::LiveFrames, "xdp-loader bench live")?;
     let pair = VethPair::create("l")?;
     let generator = LoadedSubject::load(&programs::GENERATOR)?;
     subjects
@@ -104,7 +106,6 @@ fn send(
                     Exit::Fail,
                     format!("live BPF_PROG_TEST_RUN on {}: {e}", pair.name),
                 )
-                .hint("needs Linux >= 5.18 (BPF_F_TEST_XDP_LIVE_FRAMES)")
             })?;
         sent += u64::from(CHUNK);
         busy_ns += f64::from(ns_per_frame) * f64::from(CHUNK);

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::cli::{BenchArgs, BenchCommand};
 use crate::commands::require_root;
 use crate::error::{Exit, Failure};
+use crate::features::{self, Feature};
 use table::Row;
 
 /// How much of each measurement a suite does.
@@ -97,8 +98,19 @@ fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
     let subjects: Vec<_> = programs::ALL.iter().collect();
     let costs = dataplane::measure(&subjects, SUITE_FRAME, effort.repeat)?;
     let mut rows = dataplane::rows(&costs, SUITE_FRAME);
-    let received = live::measure(&live::subjects(), SUITE_FRAME, effort.live_seconds)?;
-    rows.extend(live::rows(&received, SUITE_FRAME));
+    // The one honest fallback for a kernel without live frames: leave
+    // those rows out, and say so.
+    match features::has(Feature::LiveFrames) {
+        Some(false) => eprintln!(
+            "Note: no live-veth rows: this kernel has no {} (Linux {}+)",
+            Feature::LiveFrames.title(),
+            Feature::LiveFrames.since()
+        ),
+        _ => {
+            let received = live::measure(&live::subjects(), SUITE_FRAME, effort.live_seconds)?;
+            rows.extend(live::rows(&received, SUITE_FRAME));
+        }
+    }
     rows.extend(control::measure(effort.control_runs)?);
     rows.extend(readout::measure(effort.samples)?);
     Ok(rows)

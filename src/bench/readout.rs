@@ -25,6 +25,14 @@ struct PerSample {
 }
 
 pub fn measure(samples: u32) -> Result<Vec<Row>, Failure> {
+    use crate::features::{self, Feature};
+    if features::has(Feature::MapBatch) == Some(false) {
+        eprintln!(
+            "Note: this kernel has no {} (Linux {}+): the batch reader rows read key by key too",
+            Feature::MapBatch.title(),
+            Feature::MapBatch.since()
+        );
+    }
     let pair = VethPair::create("s")?;
     let exe = loader_exe()?;
     let ifname = pair.name.as_str();

@@ -36,6 +36,9 @@ const POLL: Duration = Duration::from_millis(100);
 pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     require_root("xdp-loader capture")?;
     let iface = iface::resolve(args.iface.name())?;
+    // The program must come off when capture ends, even by SIGKILL: only
+    // a bpf_link owned by this process does that.
+    crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
     refuse_if_busy(&iface)?;
     let stop = signals::stop_requests()?;
 

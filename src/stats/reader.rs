@@ -1,5 +1,6 @@
 //! Reading `xdp_stats_map`: finding it (pin or id), checking its layout,
-//! and reading every action's counters with a single bpf() call.
+//! and reading every action's counters with a single bpf() call, or one
+//! call per action on kernels without batch lookup (before 5.6).
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
@@ -9,6 +10,7 @@ use std::time::Instant;
 use libbpf_rs::{MapCore, MapHandle, MapType};
 
 use crate::error::{errno_of, errno_text, Exit, Failure};
+use crate::features::{self, Feature};
 
 /// Row names, indexed by the verdict a program returns (the map's key).
 pub const ACTIONS: [&str; 5] = [
@@ -74,7 +76,12 @@ pub struct StatsMap {
     cpus: usize,
     keys: Vec<u32>,
     values: Vec<Datarec>,
+    /// BPF_MAP_LOOKUP_BATCH works here (probed once per process).
+    batch: bool,
 }
+
+/// Says once per process that `stats` reads key by key, and why.
+static PER_KEY_NOTE: std::sync::Once = std::sync::Once::new();
 
 impl StatsMap {
     /// Opens the map and checks that it has the `xdp_stats_map` layout.
@@ -105,6 +112,17 @@ impl StatsMap {
             1
         };
         let rows = (handle.max_entries() as usize).min(ACTIONS.len());
+        // Unknown (the probe could not tell): try the batch, as before.
+        let batch = features::has(Feature::MapBatch) != Some(false);
+        if !batch {
+            PER_KEY_NOTE.call_once(|| {
+                eprintln!(
+                    "Note: this kernel has no {} (Linux {}+): reading one action at a time",
+                    Feature::MapBatch.title(),
+                    Feature::MapBatch.since()
+                )
+            });
+        }
         Ok(StatsMap {
             handle,
             id,
@@ -113,6 +131,7 @@ impl StatsMap {
             cpus,
             keys: vec![0; rows],
             values: vec![Datarec::default(); rows * cpus],
+            batch,
         })
     }
 
@@ -152,11 +171,31 @@ impl StatsMap {
         }
     }
 
-    /// Reads every action of every CPU with one BPF_MAP_LOOKUP_BATCH
-    /// (libbpf-rs refuses batches on per-CPU maps, so libbpf-sys directly).
-    /// The kernel writes one value per possible CPU for each key, each
-    /// padded to 8 bytes: `Datarec` is 16 bytes, so no padding here.
+    /// Reads every action of every CPU: one BPF_MAP_LOOKUP_BATCH, or one
+    /// lookup per action where the kernel has no batch lookup.
     pub fn read(&mut self) -> Result<Counters, Failure> {
+        let result = match self.batch {
+            true => self.lookup_batch(),
+            false => self.lookup_each(),
+        };
+        let read = result.map_err(|errno| {
+            Failure::new(
+                Exit::Fail,
+                format!(
+                    "cannot read xdp_stats_map (id {}): {}",
+                    self.id,
+                    errno_text(errno)
+                ),
+            )
+        })?;
+        Ok(self.sum(read))
+    }
+
+    /// One BPF_MAP_LOOKUP_BATCH into keys/values (libbpf-rs refuses
+    /// batches on per-CPU maps, so libbpf-sys directly). The kernel writes
+    /// one value per possible CPU for each key, each padded to 8 bytes:
+    /// `Datarec` is 16 bytes, so no padding here. Returns the keys read.
+    fn lookup_batch(&mut self) -> Result<usize, i32> {
         let mut count = self.keys.len() as u32;
         let mut next_batch: u32 = 0;
         let opts = libbpf_sys::bpf_map_batch_opts {
@@ -179,18 +218,38 @@ impl StatsMap {
         };
         // ENOENT only says the batch reached the last key.
         if ret < 0 && ret != -libc::ENOENT {
-            return Err(Failure::new(
-                Exit::Fail,
-                format!(
-                    "cannot read xdp_stats_map (id {}): {}",
-                    self.id,
-                    errno_text(-ret)
-                ),
-            ));
+            return Err(-ret);
         }
+        Ok((count as usize).min(self.rows()))
+    }
+
+    /// The C tutorial's way: one BPF_MAP_LOOKUP_ELEM per action, each
+    /// filling that action's per-CPU values. Returns the keys read.
+    fn lookup_each(&mut self) -> Result<usize, i32> {
+        for key in 0..self.rows() {
+            self.keys[key] = key as u32;
+            let values = &mut self.values[key * self.cpus..(key + 1) * self.cpus];
+            // SAFETY: `values` has room for one 16-byte Datarec per
+            // possible CPU, which is what a per-CPU array lookup writes
+            // (and one Datarec for a plain array).
+            let ret = unsafe {
+                libbpf_sys::bpf_map_lookup_elem(
+                    self.handle.as_fd().as_raw_fd(),
+                    (&self.keys[key] as *const u32).cast(),
+                    values.as_mut_ptr().cast(),
+                )
+            };
+            if ret < 0 {
+                return Err(-ret);
+            }
+        }
+        Ok(self.rows())
+    }
+
+    /// Sums the first `read` keys' per-CPU values into one row per action.
+    fn sum(&self, read: usize) -> Counters {
         let at = Instant::now();
         let mut counters = Counters::zero(at, self.rows());
-        let read = (count as usize).min(self.rows());
         for (slot, &key) in self.keys[..read].iter().enumerate() {
             let Some(total) = counters.actions.get_mut(key as usize) else {
                 continue;
@@ -200,7 +259,7 @@ impl StatsMap {
                 total.rx_bytes += value.rx_bytes;
             }
         }
-        Ok(counters)
+        counters
     }
 }
 
@@ -248,4 +307,49 @@ fn open_failure(what: &str, err: &libbpf_rs::Error) -> Failure {
 
 fn inode_of(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libbpf_rs::MapFlags;
+
+    /// The key-by-key reader (kernels without batch lookup) must read
+    /// exactly what the batch reader reads, on a real per-CPU map with
+    /// different values on every CPU. Needs root; skipped otherwise.
+    #[test]
+    fn key_by_key_reads_what_the_batch_reads() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let opts = libbpf_sys::bpf_map_create_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as _,
+            ..Default::default()
+        };
+        let map = MapHandle::create(MapType::PercpuArray, Some("stats_test"), 4, 16, 5, &opts)
+            .expect("create a per-CPU array");
+        let cpus = libbpf_rs::num_possible_cpus().unwrap();
+        for key in 0u32..5 {
+            let values: Vec<Vec<u8>> = (0..cpus as u64)
+                .map(|cpu| {
+                    let rec = [u64::from(key) * 100 + cpu, u64::from(key) * 1000 + cpu];
+                    rec.iter().flat_map(|v| v.to_ne_bytes()).collect()
+                })
+                .collect();
+            map.update_percpu(&key.to_ne_bytes(), &values, MapFlags::ANY)
+                .unwrap();
+        }
+        let id = map.info().unwrap().info.id;
+        let mut stats = StatsMap::open(&Location::Id(id)).unwrap();
+        stats.batch = true;
+        let batch = stats.read().unwrap().actions;
+        stats.batch = false;
+        let each = stats.read().unwrap().actions;
+        assert_eq!(batch, each);
+        let cpu_sum: u64 = (0..cpus as u64).sum();
+        assert_eq!(each[3].rx_packets, 300 * cpus as u64 + cpu_sum);
+        assert_eq!(each[4].rx_bytes, 4000 * cpus as u64 + cpu_sum);
+    }
 }
