@@ -184,15 +184,7 @@ fn yes_means_it_works() {
     if result(&doc, "xdp_link") == "yes" {
         link.ok();
         let xdp = net.ip_link_xdp().expect("ip link shows the program");
-        let links = json("bpftool", &["-j", "link", "show"]);
-        assert!(
-            links
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|l| l["type"] == "xdp" && l["prog_id"] == xdp["prog"]["id"]),
-            "bpftool shows no XDP link for {xdp}: {links}"
-        );
+        assert_bpftool_xdp_link(&xdp["prog"]["id"]);
         loader(&["unload", net.host_if()]).ok();
     } else {
         let refused = link.fails_with(30);

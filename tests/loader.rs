@@ -526,15 +526,7 @@ fn link_attachment_outlives_the_process_and_unload_removes_it() {
     let id = assert_attached(&net, "native", "xdp_drop_func");
     // bpftool (an independent reader of the kernel's link table) sees a
     // live XDP link holding exactly that program.
-    let links = json("bpftool", &["-j", "link", "show"]);
-    assert!(
-        links
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["type"] == "xdp" && l["prog_id"] == id),
-        "bpftool shows no XDP link for prog {id}: {links}"
-    );
+    assert_bpftool_xdp_link(&id.into());
     assert!(std::path::Path::new(&pin).exists());
     assert!(!net.ping(1), "the linked drop program must drop");
 

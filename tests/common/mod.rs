@@ -533,3 +533,18 @@ impl TestNet {
         ))
     }
 }
+
+/// Does bpftool (an independent reader of the kernel's link table) show a
+/// live XDP bpf_link holding program `prog_id`? Panics with the table if not.
+#[track_caller]
+pub fn assert_bpftool_xdp_link(prog_id: &Value) {
+    let links = json("bpftool", &["-j", "link", "show"]);
+    assert!(
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["type"] == "xdp" && &l["prog_id"] == prog_id),
+        "bpftool shows no XDP link for prog {prog_id}: {links}"
+    );
+}
