@@ -200,6 +200,16 @@ vm:
 	@$(SUBMAKE) deps build
 	@tests/kernels/vm '$(KERNEL)' bash -c "$$VM_CMD"
 
+# The guest suite (tests/guest.rs) is built here and run in each guest: the
+# guests share this filesystem, so nothing is compiled inside them.
+test-kernels:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@bin=$$($(BUILD_AS) $(CARGO) test --locked --no-run --test guest --message-format=json | \
+		sed -n 's/.*"executable":"\([^"]*\/deps\/guest-[^"]*\)".*/\1/p' | tail -n 1); \
+	[ -n "$$bin" ] || { echo "make $(GOAL): cargo built no guest test binary" >&2; exit 1; }; \
+	tests/kernels/lane "$$bin" $(KERNELS)
+
 vmlinux:
 	@test -r /sys/kernel/btf/vmlinux || { echo "make vmlinux: /sys/kernel/btf/vmlinux is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)" >&2; exit 1; }
 	@command -v bpftool >/dev/null || { echo "make vmlinux: bpftool not found: make deps" >&2; exit 1; }
