@@ -6,7 +6,7 @@
 //! Oracles, as everywhere: `ip -j link`, `bpftool -j`, ping's replies, the
 //! host end's rx counter, `tcpdump -r`. Where a kernel lacks a feature, the
 //! test checks the tool's refusal (naming the feature) and reports
-//! "refused" to the lane through XDP_GUEST_REPORT.
+//! "refused" to the lane through XDP_GUEST_REPORT (see report()).
 
 mod common;
 
@@ -20,14 +20,18 @@ use serde_json::Value;
 /// kernel lacks, independent of the tool's own probes.
 fn kernel_version() -> (u32, u32) {
     let release = sh("uname", &["-r"]);
-    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse().unwrap_or(0));
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-/// Tells the lane (tests/kernels/lane) that `check` passed by checking a
-/// refusal: the kernel lacks what it needs.
-fn report_refused(check: &str, why: &str) {
-    eprintln!("{check}: refused as expected: {why}");
+/// Tells the lane (tests/kernels/lane) how `check` passed, when not simply:
+/// "refused" (the kernel lacks what it needs, and the tool said so) or
+/// "absent" (what it tests is not in this build).
+fn report(check: &str, status: &str, why: &str) {
+    eprintln!("{check}: {status}: {why}");
     if let Ok(report) = std::env::var("XDP_GUEST_REPORT") {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()
@@ -35,21 +39,7 @@ fn report_refused(check: &str, why: &str) {
             .append(true)
             .open(report)
             .expect("open XDP_GUEST_REPORT");
-        writeln!(file, "{check}\trefused\t{why}").unwrap();
-    }
-}
-
-/// Tells the lane that `check` could not run: what it tests is not built.
-fn report_absent(check: &str, why: &str) {
-    eprintln!("{check}: absent: {why}");
-    if let Ok(report) = std::env::var("XDP_GUEST_REPORT") {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(report)
-            .expect("open XDP_GUEST_REPORT");
-        writeln!(file, "{check}\tabsent\t{why}").unwrap();
+        writeln!(file, "{check}\t{status}\t{why}").unwrap();
     }
 }
 
@@ -57,7 +47,15 @@ fn report_absent(check: &str, why: &str) {
 fn replies(net: &TestNet, count: u32) -> u32 {
     let out = std::process::Command::new("ip")
         .args(["netns", "exec", &net.name, "ping", "-6", "-q", "-n"])
-        .args(["-c", &count.to_string(), "-i", "0.2", "-W", "1", &net.host_ip])
+        .args([
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            &net.host_ip,
+        ])
         .output()
         .expect("run ping");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -114,7 +112,16 @@ fn every_builtin_in(mode: &str) {
         return;
     };
     for &(object, program, want) in BUILTINS {
-        let run = loader(&["load", "-F", "-m", mode, net.host_if(), object, "-n", program]);
+        let run = loader(&[
+            "load",
+            "-F",
+            "-m",
+            mode,
+            net.host_if(),
+            object,
+            "-n",
+            program,
+        ]);
         assert_eq!(run.code, 0, "{object} {program} in {mode} mode: {run:#?}");
         let (id, mode_number) = attached(&net).expect("ip link shows a program");
         assert_eq!(mode_number, ip_mode_number(mode), "{program}");
@@ -154,7 +161,10 @@ fn xdp_tx_echo() {
             .status
             .success()
     };
-    assert!(!ping_inside(), "the namespace's kernel ignores echo requests");
+    assert!(
+        !ping_inside(),
+        "the namespace's kernel ignores echo requests"
+    );
     // A veth delivers XDP_TX frames to a peer that runs XDP.
     loader(&["load", net.host_if(), "xdp_pass"]).ok();
     net.loader_inside(&["load", "veth0", "xdp_redirect", "-n", "xdp_icmp_echo_func"])
@@ -171,8 +181,20 @@ fn force_replace() {
     let (first, _) = attached(&net).unwrap();
     let run = loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_drop_func"]).fails_with(30);
     assert!(run.hint().contains("--force"), "{run:#?}");
-    assert_eq!(attached(&net).unwrap().0, first, "a refused load changes nothing");
-    loader(&["load", "--force", net.host_if(), "xdp_prog", "-n", "xdp_drop_func"]).ok();
+    assert_eq!(
+        attached(&net).unwrap().0,
+        first,
+        "a refused load changes nothing"
+    );
+    loader(&[
+        "load",
+        "--force",
+        net.host_if(),
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+    ])
+    .ok();
     let (second, _) = attached(&net).unwrap();
     assert_ne!(second, first);
     assert_eq!(prog_name(second), "xdp_drop_func");
@@ -226,7 +248,13 @@ fn map_dump_update() {
     loader(&["load", net.host_if(), "xdp_stats1"]).ok();
     let spec = format!("{}:xdp_stats_map", net.host_if());
     let pin = format!("/sys/fs/bpf/{}/xdp_stats_map", net.name);
-    let update = ["map", "update", &spec, "4", "{rx_packets: 7, rx_bytes: 700}"];
+    let update = [
+        "map",
+        "update",
+        &spec,
+        "4",
+        "{rx_packets: 7, rx_bytes: 700}",
+    ];
     loader(&update).ok();
     // Per-CPU: the value goes to every CPU; bpftool sums them.
     let cpus = json("bpftool", &["-j", "map", "dump", "pinned", &pin])[0]["values"]
@@ -278,7 +306,7 @@ fn trace() {
         return;
     };
     loader(&["load", net.host_if(), "xdp_printk"]).ok();
-    let mut trace = started(&["trace"], "Reading bpf_printk lines");
+    let trace = started(&["trace"], "Reading bpf_printk lines");
     assert_eq!(replies(&net, 2), 2);
     let ours = format!("src: {} dst: {}", net.peer_mac(), net.host_mac());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -324,7 +352,7 @@ fn bench_live() {
             run.stderr.contains("Error: ") && run.stderr.contains("5.18"),
             "the refusal names the kernel that has live frames: {run:#?}"
         );
-        report_refused("bench_live", "live frames need Linux 5.18");
+        report("bench_live", "refused", "live frames need Linux 5.18");
         return;
     }
     let run = run.ok();
@@ -354,6 +382,12 @@ fn testenv() {
 
 struct TeardownEnv(String);
 
+impl Drop for TeardownEnv {
+    fn drop(&mut self) {
+        let _ = loader(&["testenv", "teardown", "--name", &self.0]);
+    }
+}
+
 /// The hook for `xdp-loader features` (issue 14; built on another branch):
 /// where the command exists, each probe's answer must match what the
 /// kernel does. Until then the lane shows this row as "absent".
@@ -363,17 +397,22 @@ fn features() {
         return;
     }
     let help = loader(&["help"]);
-    if !help.stdout.contains("features") {
-        report_absent("features", "this build has no `xdp-loader features`");
+    let listed = help
+        .stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with("features "));
+    if !listed {
+        report(
+            "features",
+            "absent",
+            "this build has no `xdp-loader features`",
+        );
         return;
     }
+    // Where the features branch lands: compare each probe with what the
+    // kernel does here (try the feature; `kernel_version()` for the facts
+    // that go by version), reporting "refused" rows with report().
     let run = loader(&["features", "--json"]).ok();
     let probes: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(probes.is_object() || probes.is_array(), "{probes}");
-}
-
-impl Drop for TeardownEnv {
-    fn drop(&mut self) {
-        let _ = loader(&["testenv", "teardown", "--name", &self.0]);
-    }
 }
