@@ -111,7 +111,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 # The same for several environments ($(1): a list of names).
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build test lint vmlinux objdump demo basic01 basic02 basic03 basic04 \
+.PHONY: help deps cargo-check build test lint vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
 	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 maps bench bench-quick clean
 
 help:
@@ -132,6 +132,8 @@ help:
 	@echo "  make tracing04 [root] lesson tracing04 step by step (capture packets to a pcap file, read it with tcpdump)"
 	@echo "  make maps      [root] lesson maps step by step (map dump/lookup/update/delete by BTF types, update flags, map-in-map)"
 	@echo "  make bench     [root] per-packet cost, live veth traffic, load/unload vs ip and bpftool, stats readout: one table"
+	@echo "  make vm KERNEL=6.1 CMD='...'  [root] run CMD on Debian's kernel 5.10, 6.1 or 6.12 in a QEMU guest (virtme-ng)"
+	@echo "  make test-kernels [root] the guest suite on each kernel of KERNELS=\"$(KERNELS)\"; one table of results"
 	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
@@ -182,6 +184,31 @@ bench-quick:
 lint: cargo-check
 	$(BUILD_AS) $(CARGO) fmt --check
 	$(BUILD_AS) $(CARGO) clippy --all-targets --locked -- -D warnings
+
+# --- Other kernels (README, Testing) -----------------------------------------
+# Debian's kernels, booted in QEMU guests by virtme-ng, with this machine's
+# filesystem as their root. tests/kernels/ has the scripts; the kernel packages
+# and virtme-ng are cached in ~/.cache/xdp-tutorial.
+KERNEL ?= 6.1
+KERNELS ?= 5.10 6.1 6.12
+
+# The guest finds xdp-loader on PATH, as on the host.
+vm: export VM_CMD = export PATH="$(abspath $(dir $(LOADER))):$$PATH"; $(CMD)
+vm:
+	$(need_root)
+	@if [ -z "$(CMD)" ]; then echo "make vm: nothing to run: make vm KERNEL=6.1 CMD='xdp-loader features'" >&2; exit 2; fi
+	@$(SUBMAKE) deps build
+	@tests/kernels/vm '$(KERNEL)' bash -c "$$VM_CMD"
+
+# The guest suite (tests/guest.rs) is built here and run in each guest: the
+# guests share this filesystem, so nothing is compiled inside them.
+test-kernels:
+	$(need_root)
+	@$(SUBMAKE) deps build
+	@bin=$$($(BUILD_AS) $(CARGO) test --locked --no-run --test guest --message-format=json | \
+		sed -n 's/.*"executable":"\([^"]*\/deps\/guest-[^"]*\)".*/\1/p' | tail -n 1); \
+	[ -n "$$bin" ] || { echo "make $(GOAL): cargo built no guest test binary" >&2; exit 1; }; \
+	tests/kernels/lane "$$bin" $(KERNELS)
 
 vmlinux:
 	@test -r /sys/kernel/btf/vmlinux || { echo "make vmlinux: /sys/kernel/btf/vmlinux is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)" >&2; exit 1; }
