@@ -13,6 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::background::Background;
+use common::features::*;
 use common::*;
 use serde_json::Value;
 
@@ -388,31 +389,14 @@ impl Drop for TeardownEnv {
     }
 }
 
-/// The hook for `xdp-loader features` (issue 14; built on another branch):
-/// where the command exists, each probe's answer must match what the
-/// kernel does. Until then the lane shows this row as "absent".
+/// `xdp-loader features` on this kernel: its probes agree with bpftool's,
+/// and each "yes" holds when the feature is used (each "no" is the
+/// command's refusal): the checks tests/features.rs runs on the host.
 #[test]
 fn features() {
-    if !privileged() {
+    let Some(net) = TestNet::for_privileged_test() else {
         return;
-    }
-    let help = loader(&["help"]);
-    let listed = help
-        .stdout
-        .lines()
-        .any(|l| l.trim_start().starts_with("features "));
-    if !listed {
-        report(
-            "features",
-            "absent",
-            "this build has no `xdp-loader features`",
-        );
-        return;
-    }
-    // Where the features branch lands: compare each probe with what the
-    // kernel does here (try the feature; `kernel_version()` for the facts
-    // that go by version), reporting "refused" rows with report().
-    let run = loader(&["features", "--json"]).ok();
-    let probes: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert!(probes.is_object() || probes.is_array(), "{probes}");
+    };
+    check_probes_against_bpftool();
+    check_yes_means_it_works(&net);
 }

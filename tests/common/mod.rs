@@ -9,6 +9,7 @@
 
 pub mod background;
 pub mod checksum;
+pub mod features;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
