@@ -224,7 +224,8 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
     if req.force {
         if let Some(link_id) = in_the_way
             .iter()
-            .find(|a| a.mode == req.mode)
+            // "unspecified" lets the kernel keep the mode the link has.
+            .find(|a| a.mode == req.mode || req.mode == Mode::Unspecified)
             .and_then(|a| a.link_id)
         {
             if in_the_way.len() == 1 {
