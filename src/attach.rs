@@ -209,16 +209,7 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
     let pin_path = pin::link_pin_path(&req.iface.name);
     // An unusable pin directory is found before anything is detached.
     let dir = pin::loader_dir(&req.iface.name);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        AttachError::Reported(
-            Failure::new(Exit::Xdp, format!("cannot create {}: {e}", dir.display())).hint(
-                format!(
-                    "something else is pinned at {0} (see `ls -l {0}`): remove it, or attach without --attach link",
-                    dir.display()
-                ),
-            ),
-        )
-    })?;
+    make_link_dir(&dir)?;
 
     // Replacing our own link in the same mode: update it in place (atomic).
     if req.force {
@@ -263,9 +254,30 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
         .map(|info| info.id)
         .unwrap_or(0);
 
+    // Removing the old link's pin removed the then empty directory too.
+    make_link_dir(&dir)?;
     // If pinning fails, dropping `link` destroys it: nothing stays attached.
-    pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(AttachError::Reported)?;
+    pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(|failure| {
+        AttachError::Reported(Failure {
+            exit: Exit::Xdp,
+            ..failure
+        })
+    })?;
     Ok((link_id, pin_path))
+}
+
+/// The directory of this tool's link pin for an interface.
+fn make_link_dir(dir: &std::path::Path) -> Result<(), AttachError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        AttachError::Reported(
+            Failure::new(Exit::Xdp, format!("cannot create {}: {e}", dir.display())).hint(
+                format!(
+                    "something else is pinned at {0} (see `ls -l {0}`): remove it, or attach without --attach link",
+                    dir.display()
+                ),
+            ),
+        )
+    })
 }
 
 /// A new bpf_link attaching the program: the attachment lasts as long as

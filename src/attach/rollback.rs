@@ -94,8 +94,7 @@ fn put_back(iface: &Interface, saved: &Saved) -> Result<String, String> {
             .map(|()| String::new())
             .map_err(|e| e.short());
     }
-    let link =
-        create_link_for(iface, saved.prog.as_raw_fd(), old.mode).map_err(|e| e.short())?;
+    let link = create_link_for(iface, saved.prog.as_raw_fd(), old.mode).map_err(|e| e.short())?;
     // Our own pin is recreated in place (the detach removed it); a link
     // held elsewhere gets our pin path, only if that is free, so that it
     // outlives this process.

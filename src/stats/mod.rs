@@ -237,7 +237,7 @@ impl Watch {
             .any(|p| users.get(p).is_some_and(|maps| maps.contains(&map_id)));
         if !counts_here {
             return Err(gone(format!(
-                "the XDP program on {} (id {}) does not use {MAP_NAME} id {map_id} (replaced by another tool?)",
+                "the XDP program on {} (id {}) does not use {MAP_NAME} id {map_id} (replaced by another tool, or reloaded with -p elsewhere?)",
                 iface.name, programs[0]
             )));
         }
