@@ -7,6 +7,10 @@
 //! - bpf_link (`bpf_link_create`): the attachment lives as long as the link
 //!   object; we pin the link on bpffs so it outlives the loader too. A link
 //!   cannot be replaced through netlink, which protects it from other tools.
+//!
+//! A forced replace that fails puts back what it took off (`rollback`).
+
+mod rollback;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use crate::error::{errno_name, errno_text, Exit, Failure, ROOT_HINT};
 use crate::iface::{self, describe, mode_name, Attached, Interface};
 use crate::libbpf_log;
 use crate::pin;
+use rollback::Rollback;
 
 /// The `XDP_FLAGS_*` mode bit for a mode (none for "unspecified").
 pub fn mode_flags(mode: Mode) -> u32 {
@@ -70,16 +75,25 @@ pub fn attach(req: &Request) -> Result<Outcome, Failure> {
         Vec::new()
     };
 
-    libbpf_log::take();
-    let link = match req.kind {
-        AttachKind::Netlink => {
-            attach_netlink(req, &in_the_way).map_err(|e| explain(req, e, &before))?;
-            None
-        }
-        AttachKind::Link => {
-            Some(attach_link(req, &in_the_way).map_err(|e| explain(req, e, &before))?)
-        }
+    let rollback = match req.force {
+        true => Some(Rollback::save(req.iface, &in_the_way).map_err(|e| explain(req, e, &before))?),
+        false => None,
     };
+
+    libbpf_log::take();
+    let attached = match req.kind {
+        AttachKind::Netlink => attach_netlink(req, &in_the_way).map(|()| None),
+        AttachKind::Link => attach_link(req, &in_the_way).map(Some),
+    };
+    let link = attached.map_err(|e| {
+        let failure = explain(req, e, &before);
+        // Explained first: putting programs back must not clobber the
+        // kernel's message about why ours was refused.
+        match &rollback {
+            Some(rollback) => failure.details(rollback.restore(req.iface)),
+            None => failure,
+        }
+    })?;
 
     // Only "unspecified" leaves the mode to the kernel: ask which it chose
     // (any other mode is the one asked for, or the attach failed).
@@ -110,8 +124,10 @@ fn attach_netlink(req: &Request, in_the_way: &[&Attached]) -> Result<(), AttachE
         flags |= libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST;
         return xdp_attach(req.iface.index, fd, flags);
     }
-    // A bpf_link cannot be replaced through netlink: release it first.
+    // A bpf_link cannot be replaced through netlink (the kernel refuses
+    // with EBUSY): release it first.
     for held in in_the_way.iter().filter(|a| a.link_id.is_some()) {
+        note_gap(held, "a bpf_link cannot be replaced through netlink");
         detach_link(req.iface, held)?;
     }
     let same_mode = in_the_way
@@ -133,44 +149,36 @@ fn attach_netlink(req: &Request, in_the_way: &[&Attached]) -> Result<(), AttachE
     }
 }
 
+/// Says that `held` comes off before ours goes on, and why: packets that
+/// arrive in that short gap meet no XDP program.
+fn note_gap(held: &Attached, why: &str) {
+    eprintln!(
+        "Note: detaching {} first: {why}, so there is a short gap without XDP",
+        describe(held)
+    );
+}
+
 /// The kernel runs one of native and skb at a time, so a program in the
-/// other mode must be detached before ours goes on: packets arriving in
-/// that short gap meet no XDP program. If ours then fails to attach, the
-/// old ones are put back.
+/// other mode must be detached before ours goes on. If ours then fails to
+/// attach, `attach` puts the old ones back.
 fn cross_mode_fallback(
     req: &Request,
     in_the_way: &[&Attached],
     flags: u32,
 ) -> Result<(), AttachError> {
-    let others: Vec<(&Attached, OwnedFd)> = in_the_way
+    let others = in_the_way
         .iter()
-        .filter(|a| a.mode != req.mode && a.link_id.is_none())
-        .map(|a| prog_fd(a.prog_id).map(|fd| (*a, fd)))
-        .collect::<Result<_, _>>()?;
-    for (other, _) in &others {
-        eprintln!(
-            "Note: detaching {} first: {} and {} XDP cannot run together, so there is a short gap without XDP",
-            describe(other),
+        .filter(|a| a.mode != req.mode && a.link_id.is_none());
+    for other in others {
+        let why = format!(
+            "{} and {} XDP cannot run together",
             mode_name(other.mode),
             mode_name(req.mode)
         );
+        note_gap(other, &why);
         detach_netlink(req.iface.index, other)?;
     }
-    let result = xdp_attach(req.iface.index, req.prog_fd.as_raw_fd(), flags);
-    if result.is_err() {
-        for (other, fd) in &others {
-            let back = xdp_attach(req.iface.index, fd.as_raw_fd(), mode_flags(other.mode));
-            eprintln!(
-                "Note: attaching failed; {} {}",
-                describe(other),
-                match back {
-                    Ok(()) => "was put back",
-                    Err(_) => "could not be put back",
-                }
-            );
-        }
-    }
-    result
+    xdp_attach(req.iface.index, req.prog_fd.as_raw_fd(), flags)
 }
 
 /// The program we meant to replace is gone or another one is there: the
@@ -199,12 +207,16 @@ fn changed_meanwhile(req: &Request, old: &Attached, err: AttachError) -> AttachE
 fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf), AttachError> {
     pin::ensure_bpffs().map_err(AttachError::Reported)?;
     let pin_path = pin::link_pin_path(&req.iface.name);
+    // An unusable pin directory is found before anything is detached.
+    let dir = pin::loader_dir(&req.iface.name);
+    make_link_dir(&dir)?;
 
     // Replacing our own link in the same mode: update it in place (atomic).
     if req.force {
         if let Some(link_id) = in_the_way
             .iter()
-            .find(|a| a.mode == req.mode)
+            // "unspecified" lets the kernel keep the mode the link has.
+            .find(|a| a.mode == req.mode || req.mode == Mode::Unspecified)
             .and_then(|a| a.link_id)
         {
             if in_the_way.len() == 1 {
@@ -221,47 +233,68 @@ fn attach_link(req: &Request, in_the_way: &[&Attached]) -> Result<(u32, PathBuf)
                 return Ok((link_id, pin_path));
             }
         }
+        // The kernel refuses a bpf_link while a netlink program holds the
+        // slot (EBUSY), and runs one of native and skb at a time.
         for held in in_the_way {
+            let why = match held.link_id {
+                None => "a netlink-attached program cannot be replaced by a bpf_link",
+                Some(_) => "a bpf_link in another mode cannot be updated in place",
+            };
+            note_gap(held, why);
             detach(req.iface, held)?;
         }
     }
     clear_dead_pin(&pin_path, req.force)?;
 
-    let link = create_link(req)?;
+    let link = create_link(req).inspect_err(|_| {
+        // Only removes the directory we just made, if it stayed empty.
+        let _ = std::fs::remove_dir(&dir);
+    })?;
     let link_id = LinkInfo::from_fd(std::os::fd::AsFd::as_fd(&link))
         .map(|info| info.id)
         .unwrap_or(0);
 
+    // Removing the old link's pin removed the then empty directory too.
+    make_link_dir(&dir)?;
     // If pinning fails, dropping `link` destroys it: nothing stays attached.
-    std::fs::create_dir_all(pin::loader_dir(&req.iface.name)).map_err(|e| {
-        AttachError::Reported(Failure::new(
-            Exit::Xdp,
-            format!(
-                "cannot create {}: {e}",
-                pin::loader_dir(&req.iface.name).display()
-            ),
-        ))
+    pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(|failure| {
+        AttachError::Reported(Failure {
+            exit: Exit::Xdp,
+            ..failure
+        })
     })?;
-    pin::pin_fd(link.as_raw_fd(), &pin_path).map_err(AttachError::Reported)?;
     Ok((link_id, pin_path))
+}
+
+/// The directory of this tool's link pin for an interface.
+fn make_link_dir(dir: &std::path::Path) -> Result<(), AttachError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        AttachError::Reported(
+            Failure::new(Exit::Xdp, format!("cannot create {}: {e}", dir.display())).hint(
+                format!(
+                    "something else is pinned at {0} (see `ls -l {0}`): remove it, or attach without --attach link",
+                    dir.display()
+                ),
+            ),
+        )
+    })
 }
 
 /// A new bpf_link attaching the program: the attachment lasts as long as
 /// the returned fd (and any pin of it).
 fn create_link(req: &Request) -> Result<OwnedFd, AttachError> {
+    create_link_for(req.iface, req.prog_fd.as_raw_fd(), req.mode)
+}
+
+fn create_link_for(iface: &Interface, prog_fd: i32, mode: Mode) -> Result<OwnedFd, AttachError> {
     let opts = libbpf_sys::bpf_link_create_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
-        flags: mode_flags(req.mode),
+        flags: mode_flags(mode),
         ..Default::default()
     };
     // SAFETY: valid program fd and a properly sized opts struct.
     let ret = unsafe {
-        libbpf_sys::bpf_link_create(
-            req.prog_fd.as_raw_fd(),
-            req.iface.index as i32,
-            libbpf_sys::BPF_XDP,
-            &opts,
-        )
+        libbpf_sys::bpf_link_create(prog_fd, iface.index as i32, libbpf_sys::BPF_XDP, &opts)
     };
     check(ret, "bpf_link_create")?;
     // SAFETY: a non-negative return is a new link fd that we now own.
@@ -397,6 +430,18 @@ pub enum AttachError {
     Reported(Failure),
 }
 
+impl AttachError {
+    /// A few words for a line that is not the main error.
+    fn short(&self) -> String {
+        match self {
+            AttachError::Kernel { errno, call, .. } => {
+                format!("{}, from {call}", errno_text(*errno))
+            }
+            AttachError::Reported(failure) => failure.message.clone(),
+        }
+    }
+}
+
 fn check(ret: i32, call: &'static str) -> Result<(), AttachError> {
     if ret >= 0 {
         return Ok(());
@@ -432,7 +477,10 @@ fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
         .chain(&now)
         .find(|a| conflicts(req.mode, a.mode));
     let hw_refused = req.mode == Mode::Hw && matches!(errno, libc::EINVAL | libc::EOPNOTSUPP);
-    let mtu_refused = kernel_message.as_deref().is_some_and(|m| m.contains("MTU"));
+    // netlink brings the driver's words ("... MTU ..."); a bpf_link has no
+    // such channel and gets only the errno veth and others use: ERANGE.
+    let mtu_refused = kernel_message.as_deref().is_some_and(|m| m.contains("MTU"))
+        || (errno == libc::ERANGE && req.mode != Mode::Skb);
 
     let failure = match holder {
         Some(holder) if matches!(errno, libc::EBUSY | libc::EEXIST) => {
@@ -464,7 +512,10 @@ fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
         .hint("use -m skb (generic XDP works on every device) or -m unspecified"),
         _ if mtu_refused => Failure::new(
             Exit::Xdp,
-            format!("the MTU of {ifname} is too large for {mode} XDP"),
+            format!(
+                "the MTU of {ifname}{} is too large for {mode} XDP",
+                device_mtu(ifname).map_or(String::new(), |mtu| format!(" ({mtu})"))
+            ),
         )
         .hint(format!(
             "a frame must fit in one page: lower the MTU (ip link set dev {ifname} mtu 1500, \
@@ -485,6 +536,15 @@ fn explain(req: &Request, err: AttachError, before: &[Attached]) -> Failure {
         ),
     };
     failure.details(kernel_says)
+}
+
+/// The device's MTU, for the message (None if sysfs does not say).
+fn device_mtu(ifname: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Turns a failed detach into a Failure (used by `unload`).

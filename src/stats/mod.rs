@@ -37,7 +37,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
     };
 
     // `current` is None only while --follow waits for the map to appear.
-    let mut current = match watch.open() {
+    let mut current = match watch.open(args.follow) {
         Ok(map) => Some(out.start(map)?),
         Err(gone) if args.follow => {
             eprintln!("Note: {}; waiting for it (--follow)", gone.message);
@@ -57,8 +57,8 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
                 eprintln!("Stopped while waiting for {}", watch.what());
                 return Ok(());
             }
-            if let Ok(map) = watch.open() {
-                eprintln!("Note: found {MAP_NAME} again (id {})", map.id);
+            if let Ok(map) = watch.open(true) {
+                eprintln!("Note: found {MAP_NAME} again ({})", watch.found(&map));
                 current = Some(out.start(map)?);
             }
             continue;
@@ -102,6 +102,9 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<()> {
 /// interface whose program should be counting into it.
 struct Watch {
     location: Location,
+    /// The interface as named: it is looked up again by name when its
+    /// ifindex goes away (deleted and created again).
+    ifname: Option<String>,
     iface: Option<Interface>,
     /// Program ids on the interface when last checked: the (costlier)
     /// "does it use this map" question is asked again only when they change.
@@ -120,6 +123,7 @@ impl Watch {
         };
         Ok(Watch {
             location,
+            ifname: args.ifname().map(str::to_string),
             iface,
             seen_programs: Vec::new(),
         })
@@ -133,16 +137,56 @@ impl Watch {
     }
 
     /// Opens the map, and checks that the interface's program uses it.
-    fn open(&mut self) -> Result<StatsMap, Failure> {
-        if let Location::Pin(path) = &self.location {
-            if !path.exists() {
-                return Err(self.nothing_pinned(path));
-            }
+    /// With `refind` (--follow), a program on the interface that counts
+    /// into another `xdp_stats_map` (reloaded with `-p NEWDIR`, or pinned
+    /// nowhere) is followed there: its map is found by the program's map ids.
+    fn open(&mut self, refind: bool) -> Result<StatsMap, Failure> {
+        if let Some(name) = &self.ifname {
+            self.iface = Some(iface::resolve(name)?);
         }
-        let mut map = StatsMap::open(&self.location)?;
         self.seen_programs.clear();
+        let pinned = match &self.location {
+            Location::Pin(path) if !path.exists() => Err(self.nothing_pinned(path)),
+            location => StatsMap::open(location),
+        };
+        let failure = match pinned {
+            Ok(mut map) => match self.check(&mut map) {
+                Ok(_) => return Ok(map),
+                Err(failure) => failure,
+            },
+            Err(failure) => failure,
+        };
+        let Some(mut map) = refind.then(|| self.programs_stats_map()).flatten() else {
+            return Err(failure);
+        };
         self.check(&mut map)?;
         Ok(map)
+    }
+
+    /// The `xdp_stats_map` that the interface's program uses, by map id.
+    fn programs_stats_map(&self) -> Option<StatsMap> {
+        let iface = self.iface.as_ref()?;
+        let programs = iface::slots(iface.index).ok()?;
+        let users = maps::maps_by_program();
+        programs
+            .iter()
+            .filter_map(|(_, prog)| users.get(prog))
+            .flatten()
+            .filter_map(|&id| StatsMap::open(&Location::Id(id)).ok())
+            .find(|map| map.name() == MAP_NAME)
+    }
+
+    /// Where a map was found, for a Note.
+    fn found(&self, map: &StatsMap) -> String {
+        match (map.pin(), &self.ifname) {
+            (Some(pin), _) => format!("id {}, pinned at {}", map.id, pin.display()),
+            (None, Some(ifname)) => format!(
+                "id {}, used by the program on {ifname}; not pinned at {}",
+                map.id,
+                self.what()
+            ),
+            (None, None) => format!("id {}", map.id),
+        }
     }
 
     /// Before each sample: follows a map that a reload replaced (returns
@@ -193,7 +237,7 @@ impl Watch {
             .any(|p| users.get(p).is_some_and(|maps| maps.contains(&map_id)));
         if !counts_here {
             return Err(gone(format!(
-                "the XDP program on {} (id {}) does not use {MAP_NAME} id {map_id} (replaced by another tool?)",
+                "the XDP program on {} (id {}) does not use {MAP_NAME} id {map_id} (replaced by another tool, or reloaded with -p elsewhere?)",
                 iface.name, programs[0]
             )));
         }

@@ -146,6 +146,11 @@ impl StatsMap {
         }
     }
 
+    /// The map's name as the kernel keeps it (15 characters at most).
+    pub fn name(&self) -> String {
+        self.handle.name().to_string_lossy().into_owned()
+    }
+
     /// The C tutorial's description line of the map.
     pub fn describe(&self) -> String {
         format!(

@@ -159,8 +159,14 @@ impl TestNet {
     }
 
     fn create(&self) {
+        sh("ip", &["netns", "add", &self.name]);
+        self.create_link();
+    }
+
+    /// (Re)creates the veth pair with its addresses: after `ip link del`,
+    /// the same names come back with new ifindexes.
+    pub fn create_link(&self) {
         let ns = self.name.as_str();
-        sh("ip", &["netns", "add", ns]);
         sh(
             "ip",
             &[
