@@ -27,15 +27,6 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
-    if args.attach == AttachKind::Link {
-        features::require(Feature::XdpLink, "--attach link").map_err(|f| {
-            Failure {
-                exit: Exit::Xdp,
-                ..f
-            }
-            .hint("leave out --attach link: netlink attach (the default) works on every kernel")
-        })?;
-    }
     let source = Source::resolve(&file)?;
     let mode = args.effective_mode();
     let selection = Selection {
@@ -74,6 +65,7 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         kind: args.attach,
         force: args.force,
     })
+    .map_err(|failure| name_missing_link(args.attach, failure))
     .inspect_err(|_| loaded.pins.undo())?;
 
     println!(
@@ -98,6 +90,23 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     }
     loaded.pins.report();
     Ok(())
+}
+
+/// A refused `--attach link` on a kernel without XDP bpf_links (before
+/// 5.9) names that feature. Probed only after a failure: the probe builds
+/// a network namespace, which would add ~90 ms to every load.
+fn name_missing_link(kind: AttachKind, failure: Failure) -> Failure {
+    if kind != AttachKind::Link {
+        return failure;
+    }
+    match features::require(Feature::XdpLink, "--attach link") {
+        Ok(()) => failure,
+        Err(missing) => Failure {
+            exit: Exit::Xdp,
+            ..missing
+        }
+        .hint("leave out --attach link: netlink attach (the default) works on every kernel"),
+    }
 }
 
 pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {

@@ -558,15 +558,33 @@ fn every_leftover_of_a_killed_load_or_unload_is_reclaimed() {
     let mut random = Random(seed);
     // Per kind of killed run (load, unload): runs, runs that left pins, pins.
     let mut counts = [(0, 0, 0); 2];
-    for _ in 0..40 {
-        // A load takes ~20 ms: spread the kill over it. A load that got
-        // through is then unloaded, and that unload killed the same way.
-        let delay = Duration::from_micros(random.below(25_000));
+    // Kill moments are spread over what a whole load takes here and now
+    // (measured, not assumed: a busy CI machine, with other tests holding
+    // the pin lock, is many times slower than an idle one). While no round
+    // has left anything, the spread doubles every 20 rounds.
+    let mut span = (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            loader(&["load", ifname, "xdp_stats1", "--attach", "link"]).ok();
+            let took = start.elapsed();
+            loader(&["unload", ifname]).ok();
+            took
+        })
+        .max()
+        .unwrap();
+    println!("a whole load took up to {span:?}");
+    let mut round = 0;
+    while round < 40 || (counts.iter().all(|c| c.1 == 0) && round < 200) {
+        round += 1;
+        if round % 20 == 0 && counts.iter().all(|c| c.1 == 0) {
+            span *= 2;
+        }
+        let delay = Duration::from_micros(random.below(span.as_micros() as u64 * 5 / 4));
         kill_after(&["load", ifname, "xdp_stats1", "--attach", "link"], delay);
         let mut kind = 0;
         if ip_prog_id(ifname).is_some() {
             kind = 1;
-            let delay = Duration::from_micros(random.below(25_000));
+            let delay = Duration::from_micros(random.below(span.as_micros() as u64 * 5 / 4));
             kill_after(&["unload", ifname], delay);
         }
         counts[kind].0 += 1;
