@@ -58,11 +58,7 @@ fn forced_replaces_lose_no_packet() {
     net.settle();
     loader(&["load", net.host_if(), "xdp_pass"]).ok();
     let before = net.pinned_pass_count();
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let receiver = std::net::UdpSocket::bind((net.host_ip.as_str(), port)).unwrap();
-    receiver
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
+    let (receiver, sender) = net.udp_pair();
     // A busy machine may not run the receiving thread for a while: a large
     // buffer keeps socket overflow from posing as loss in XDP.
     let size: libc::c_int = 16 << 20;
@@ -77,8 +73,6 @@ fn forced_replaces_lose_no_packet() {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
-    let sender = net.in_namespace(|| std::net::UdpSocket::bind((net.peer_ip.as_str(), 0)).unwrap());
-    sender.connect((net.host_ip.as_str(), port)).unwrap();
 
     let done = std::sync::atomic::AtomicBool::new(false);
     let (sent, received) = std::thread::scope(|scope| {

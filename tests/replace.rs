@@ -153,13 +153,7 @@ fn an_unusable_pin_directory_detaches_nothing() {
 fn uncounted_during(net: &TestNet, replaces: impl FnOnce()) -> (u64, u64) {
     net.settle();
     let before = net.pinned_pass_count();
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let receiver = std::net::UdpSocket::bind((net.host_ip.as_str(), port)).unwrap();
-    receiver
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let sender = net.in_namespace(|| std::net::UdpSocket::bind((net.peer_ip.as_str(), 0)).unwrap());
-    sender.connect((net.host_ip.as_str(), port)).unwrap();
+    let (receiver, sender) = net.udp_pair();
     let done = std::sync::atomic::AtomicBool::new(false);
     /// Stops the sender even when `replaces` panics (else the scope waits forever).
     struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);

@@ -403,6 +403,20 @@ impl TestNet {
     /// Runs `work` on a thread that has joined the namespace's network
     /// namespace: sockets it creates live in there (and stay there when
     /// handed back to the caller's thread).
+    /// A UDP receiver on the host end and a sender inside the namespace,
+    /// connected to it: for counting datagrams against XDP's counters.
+    pub fn udp_pair(&self) -> (std::net::UdpSocket, std::net::UdpSocket) {
+        let port = 20_000 + (std::process::id() % 20_000) as u16;
+        let receiver = std::net::UdpSocket::bind((self.host_ip.as_str(), port)).unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let sender =
+            self.in_namespace(|| std::net::UdpSocket::bind((self.peer_ip.as_str(), 0)).unwrap());
+        sender.connect((self.host_ip.as_str(), port)).unwrap();
+        (receiver, sender)
+    }
+
     pub fn in_namespace<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
         let netns = std::fs::File::open(format!("/run/netns/{}", self.name)).expect("netns file");
         std::thread::scope(|scope| {
