@@ -6,9 +6,12 @@
 //! - `builtin`: the embedded lesson programs (and their skeletons)
 //! - `object`: open an object, pick the program, load it, explain failures
 //! - `elf`: why a file is not a BPF object (empty, not ELF, other CPU, truncated)
-//! - `attach`: modes, force fallback, bpf_link, detach
+//! - `attach`: modes, force fallback, bpf_link, detach; a failed replace
+//!   rolled back (`attach/rollback`), failures explained (`attach/explain`)
 //! - `iface`: interface names/indexes and what XDP programs they run
-//! - `pin`: bpffs and pin paths
+//! - `pin`: bpffs and pin paths (dotted interface names escaped)
+//! - `ownership`: the record of the pins this tool made, and the lock
+//! - `leftovers`: pins and links a killed run left behind (`clean`)
 //! - `signals`: hold Ctrl-C/SIGTERM while load changes the system
 //! - `maps`: pin, reuse and unpin a program's maps
 //! - `mapcmd`: `xdp-loader map`: entries read and written by their BTF types
