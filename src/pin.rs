@@ -26,6 +26,14 @@ pub fn ensure_bpffs() -> Result<(), Failure> {
     if is_bpffs(root) {
         return Ok(());
     }
+    // Two xdp-loaders starting at once must not both mount: the second
+    // mount would hide the first one's pins (seen in a fresh guest, where
+    // a parallel load's pin then failed with ENOENT). The pin lock orders
+    // them, and the second one finds bpffs already there.
+    let _held = crate::ownership::lock()?;
+    if is_bpffs(root) {
+        return Ok(());
+    }
     if let Err(errno) = fsmount::mount("bpf", root, "mode=0700") {
         return Err(Failure::new(
             Exit::Fail,

@@ -355,3 +355,39 @@ fn stats_says_when_another_tool_replaces_the_program() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("does not use xdp_stats_map id"), "{stderr}");
 }
+
+/// Two loads starting at once where bpffs is not mounted: one mounts it,
+/// the other finds it (a second mount on top would hide the first one's
+/// pins: its pin then failed with ENOENT, seen in a fresh 6.12 guest).
+/// The oracle is the mount table: exactly one bpffs at /sys/fs/bpf.
+#[test]
+fn parallel_loads_mount_bpffs_once() {
+    let (Some(a), Some(b)) = (
+        TestNet::for_privileged_test(),
+        TestNet::for_privileged_test(),
+    ) else {
+        return;
+    };
+    let script = format!(
+        "umount -l /sys/fs/bpf 2>/dev/null; \
+         {loader} load {a} xdp_stats1 & pa=$!; {loader} load {b} xdp_stats1 & pb=$!; \
+         wait $pa && wait $pb && grep -c ' /sys/fs/bpf .* - bpf ' /proc/self/mountinfo",
+        loader = loader_path(),
+        a = a.host_if(),
+        b = b.host_if(),
+    );
+    let run = in_private_mounts(&script);
+    assert_eq!(run.stdout.lines().last(), Some("1"), "{run:#?}");
+    assert_eq!(
+        run.stderr.matches("Note: mounted bpffs").count(),
+        1,
+        "{run:#?}"
+    );
+    for net in [&a, &b] {
+        assert!(
+            net.ip_link_xdp().is_some(),
+            "{} has no program",
+            net.host_if()
+        );
+    }
+}
