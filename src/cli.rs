@@ -14,14 +14,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "xdp-loader",
     version,
+    propagate_version = true,
     about = "Load, attach and inspect XDP programs: the XDP tutorial's loader in Rust",
     after_help = "Exit codes: 0 ok, 1 failure, 2 bad option or argument, \
                   30 XDP attach/detach failed, 40 BPF object open/load failed."
 )]
 pub struct Cli {
-    /// Show libbpf's debug output and the full verifier log.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// -v: libbpf's messages and, when the verifier refuses a program, its
+    /// whole log; -vv: libbpf's debug output too, and the verifier's log
+    /// with every instruction's register state, even for programs it accepts.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     #[command(subcommand)]
     pub command: Command,
@@ -87,7 +90,8 @@ pub enum AttachKind {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Interface, then object FILE or BUILTIN name (see `xdp-loader list`).
+    /// Interface, then object FILE or BUILTIN name (see `xdp-loader list`), or a program
+    /// already loaded: id:N, or the path where it is pinned on bpffs.
     #[arg(value_name = "IFNAME FILE|BUILTIN", num_args = 0..=2)]
     pub positional: Vec<String>,
 
@@ -417,6 +421,9 @@ pub enum MapCommand {
     /// The maps of the XDP program on IFNAME and those pinned in /sys/fs/bpf/IFNAME (default: every interface running XDP).
     List {
         ifname: Option<String>,
+        /// Every map in the system, not only XDP programs' maps (as `bpftool map show`).
+        #[arg(short, long)]
+        all: bool,
         /// One JSON object per map.
         #[arg(long)]
         json: bool,

@@ -8,6 +8,7 @@ use crate::error::{Exit, Failure};
 use crate::features::{self, Feature};
 use crate::iface::{self, describe, mode_name};
 use crate::leftovers::{self, Leftover};
+use crate::loaded;
 use crate::maps::{self, Unpin};
 use crate::object::{self, Selection, Source};
 use crate::ownership::{self, Record};
@@ -27,6 +28,9 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
+    if let Some(named) = loaded::Named::parse(&file) {
+        return attach_loaded(args, &iface, &named?);
+    }
     let source = Source::resolve(&file)?;
     let mode = args.effective_mode();
     let selection = Selection {
@@ -72,6 +76,54 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         "Success: Loaded BPF-object({}) and used program({})",
         loaded.object_name, loaded.program
     );
+    print_attached(&outcome, &iface);
+    loaded.pins.report();
+    Ok(())
+}
+
+/// `load IFNAME id:N` and `load IFNAME PATH`: attaches a program that is
+/// already loaded. Its maps stay as they are: they are not this tool's.
+fn attach_loaded(
+    args: &LoadArgs,
+    iface: &iface::Interface,
+    named: &loaded::Named,
+) -> anyhow::Result<()> {
+    let options = [
+        ("-n/--prog-name", args.prog_name.is_some()),
+        ("-s/--section", args.section.is_some()),
+        ("-p/--pin-path", args.pin_path.is_some()),
+    ];
+    if let Some((option, _)) = options.iter().find(|(_, given)| *given) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("{option} does not apply to a program that is already loaded"),
+        )
+        .hint(format!(
+            "the program and its maps stay as they are; `xdp-loader pin {}` pins the maps once it is attached",
+            iface.name
+        ))
+        .into());
+    }
+    let program = loaded::open(named)?;
+    let _deferred = signals::defer_termination();
+    let outcome = attach::attach(&Request {
+        iface,
+        prog_fd: program.fd(),
+        mode: args.effective_mode(),
+        kind: args.attach,
+        force: args.force,
+    })
+    .map_err(|failure| name_missing_link(args.attach, failure))?;
+    println!(
+        "Success: attached loaded program({}) id:{}",
+        program.name, outcome.prog_id
+    );
+    print_attached(&outcome, iface);
+    Ok(())
+}
+
+/// The lines under `Success:` that say where the program now runs.
+fn print_attached(outcome: &attach::Outcome, iface: &iface::Interface) {
     println!(
         " - XDP prog id:{} attached on device:{}(ifindex:{}) in {} mode",
         outcome.prog_id,
@@ -88,8 +140,6 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    loaded.pins.report();
-    Ok(())
 }
 
 /// A refused `--attach link` on a kernel without XDP bpf_links (before

@@ -5,6 +5,7 @@
 //! - `cli`: command-line definitions
 //! - `builtin`: the embedded lesson programs (and their skeletons)
 //! - `object`: open an object, pick the program, load it, explain failures
+//! - `loaded`: programs already in the kernel (`id:N`, a pinned program) that `load` attaches
 //! - `elf`: why a file is not a BPF object (empty, not ELF, other CPU, truncated)
 //! - `attach`: modes, force fallback, bpf_link, detach; a failed replace
 //!   rolled back (`attach/rollback`), failures explained (`attach/explain`)
@@ -18,6 +19,7 @@
 //! - `redirect`: fill the packet03 redirect maps (the lesson's `xdp_prog_user`)
 //! - `stats`: the live per-action counters reader
 //! - `status`: the status table and JSON
+//! - `others`: tc and flow dissector programs, which `status` mentions
 //! - `testenv`: test environments (namespace + veth pair)
 //! - `monitor`: count the kernel's xdp:* tracepoint events (tracing01/02)
 //! - `trace`: read bpf_printk lines from the trace pipe (tracing03)
@@ -28,6 +30,7 @@
 //! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
+//! - `netlink`: a netlink socket, a request and its replies, attributes
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 
 pub mod attach;
@@ -43,11 +46,14 @@ pub mod fsmount;
 pub mod iface;
 pub mod leftovers;
 pub mod libbpf_log;
+pub mod loaded;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
+pub mod netlink;
 pub mod numbers;
 pub mod object;
+pub mod others;
 pub mod ownership;
 pub mod pin;
 pub mod privilege;

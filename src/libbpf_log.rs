@@ -3,31 +3,50 @@
 //! libbpf reports the verifier log, the kernel's netlink error text
 //! (extack) and most load problems only through its print callback. We keep
 //! those lines in memory and quote the relevant ones in our error message;
-//! with `-v` everything (debug level included) also goes to stderr as it
-//! happens.
+//! with `-v` libbpf's messages also go to stderr as they happen, with `-vv`
+//! its debug level too.
 
 use std::os::raw::{c_char, c_int};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
-static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// How many `-v` were given.
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-/// The last debug-level line, kept without `-v`: libbpf gives the reason
+/// The last debug-level line, kept below `-vv`: libbpf gives the reason
 /// for some refusals (a damaged object's BTF) only at debug level, with an
 /// errno as vague as ENOENT.
 static LAST_DEBUG: Mutex<Option<String>> = Mutex::new(None);
 
 /// Routes libbpf's output through `print`. Call once, early in `main`.
-pub fn init(verbose: bool) {
-    VERBOSE.store(verbose, Ordering::Relaxed);
+pub fn init(verbosity: u8) {
+    VERBOSITY.store(verbosity, Ordering::Relaxed);
     // SAFETY: `print` matches libbpf's callback type and never unwinds.
     unsafe {
         libbpf_sys::libbpf_set_print(Some(print));
     }
 }
 
+/// `-v` or more: libbpf's messages to stderr, the verifier's whole log.
 pub fn verbose() -> bool {
-    VERBOSE.load(Ordering::Relaxed)
+    VERBOSITY.load(Ordering::Relaxed) >= 1
+}
+
+/// `-vv`: libbpf's debug messages too, and the verifier's most detailed log.
+pub fn debug() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) >= 2
+}
+
+/// The verifier log level a program is loaded with: 0 (the kernel logs
+/// only a refusal, which libbpf then asks for again at level 1), 1 with
+/// `-v`, 1|2 with `-vv` (every instruction's register state; libbpf prints
+/// it at debug level even when the program is accepted).
+pub fn verifier_log_level() -> u32 {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => 0,
+        1 => 1,
+        _ => 1 | 2,
+    }
 }
 
 /// libbpf's print callback. Not libbpf-rs's `set_print`: that one panics
@@ -39,7 +58,7 @@ unsafe extern "C" fn print(
     format: *const c_char,
     args: *mut libbpf_sys::__va_list_tag,
 ) -> c_int {
-    let quiet_debug = level == libbpf_sys::LIBBPF_DEBUG && !verbose();
+    let quiet_debug = level == libbpf_sys::LIBBPF_DEBUG && !debug();
     // SAFETY: libbpf passes a valid format string and its matching va_list.
     if let Ok(bytes) = unsafe { vsprintf::vsprintf_raw(format, args) } {
         let message = String::from_utf8_lossy(&bytes);
@@ -61,7 +80,7 @@ fn keep_last_debug(message: &str) {
     }
 }
 
-/// The last debug line libbpf printed since the last `take` (None with `-v`:
+/// The last debug line libbpf printed since the last `take` (None with `-vv`:
 /// then every line is in `take`'s lines already).
 pub fn last_debug_line() -> Option<String> {
     LAST_DEBUG.lock().ok()?.clone()

@@ -402,7 +402,7 @@ pub fn load(
             prog.set_attach_type(ProgramAttachType::Xdp);
         }
         if libbpf_log::verbose() {
-            prog.set_log_level(1);
+            prog.set_log_level(libbpf_log::verifier_log_level());
         }
         if let Some(ifindex) = offload_ifindex {
             prog.set_ifindex(ifindex);

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::cli::StatusArgs;
 use crate::error::Failure;
 use crate::iface::{self, mode_name, prog_summary, Interface};
+use crate::others::{self, OtherProgram};
 use crate::pin;
 
 /// JSON schema (stable; documented in README): one object per interface.
@@ -13,6 +14,10 @@ pub struct InterfaceStatus {
     pub ifname: String,
     pub ifindex: u32,
     pub programs: Vec<ProgramStatus>,
+    /// tc programs on the interface (shown, never managed here).
+    pub tc: Vec<OtherProgram>,
+    /// The flow dissector of the interface's network namespace, if any.
+    pub flow_dissector: Option<OtherProgram>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +63,8 @@ pub fn collect(iface: &Interface) -> Result<InterfaceStatus, Failure> {
         ifname: iface.name.clone(),
         ifindex: iface.index,
         programs,
+        tc: others::tc_programs(iface.index),
+        flow_dissector: others::flow_dissector(),
     })
 }
 
@@ -104,6 +111,24 @@ pub fn render(statuses: &[InterfaceStatus]) -> String {
                 s.ifname, s.ifindex, p.mode, p.id, p.name, p.tag
             );
         }
+        for t in &s.tc {
+            out += &format!(
+                "{:<16} {:>7}  also on {}: {} (id {}, {})\n",
+                "", "", t.hook, t.name, t.id, t.attach
+            );
+        }
+    }
+    // One per network namespace, so said once.
+    if let Some(f) = statuses.iter().find_map(|s| s.flow_dissector.as_ref()) {
+        out += &format!(
+            "\nThis network namespace's flow dissector: {} (id {}, {})\n",
+            f.name, f.id, f.attach
+        );
+    }
+    if statuses.iter().any(|s| !s.tc.is_empty())
+        || statuses.iter().any(|s| s.flow_dissector.is_some())
+    {
+        out += "(tc and flow dissector programs are shown, never changed, by xdp-loader)\n";
     }
     out
 }
@@ -119,6 +144,8 @@ mod tests {
                 ifname: "lo".into(),
                 ifindex: 1,
                 programs: vec![],
+                tc: vec![],
+                flow_dissector: None,
             },
             InterfaceStatus {
                 ifname: "veth0".into(),
@@ -132,6 +159,13 @@ mod tests {
                     link_id: None,
                     link_pin: None,
                 }],
+                tc: vec![OtherProgram {
+                    hook: "tc ingress",
+                    id: 43,
+                    name: "tc_count".into(),
+                    attach: "cls_bpf pref 1".into(),
+                }],
+                flow_dissector: None,
             },
         ];
         let table = render(&statuses);
@@ -150,5 +184,7 @@ mod tests {
                 "netlink"
             ]
         );
+        assert!(table.contains("also on tc ingress: tc_count (id 43, cls_bpf pref 1)"));
+        assert!(table.contains("shown, never changed"));
     }
 }

@@ -30,7 +30,20 @@ use value::Value;
 pub fn run(command: &MapCommand) -> anyhow::Result<()> {
     privilege::require("xdp-loader map", privilege::BPF)?;
     match command {
-        MapCommand::List { ifname, json } => list(ifname.as_deref(), *json),
+        MapCommand::List {
+            ifname,
+            all: true,
+            json,
+        } => match ifname {
+            Some(name) => Err(Failure::new(
+                Exit::Usage,
+                format!("--all lists every map in the system; it takes no IFNAME ('{name}')"),
+            )
+            .hint("`xdp-loader map list IFNAME` lists that interface's maps")
+            .into()),
+            None => list_all(*json),
+        },
+        MapCommand::List { ifname, json, .. } => list(ifname.as_deref(), *json),
         MapCommand::Dump { map, json } => dump(map, *json),
         MapCommand::Lookup { map, key, json } => lookup(map, key, *json),
         MapCommand::Update {
@@ -103,6 +116,28 @@ fn list(ifname: Option<&str>, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `map list --all`: every map the kernel holds, as `bpftool map show`
+/// lists them (maps this process cannot open, gone meanwhile, are skipped).
+fn list_all(json: bool) -> anyhow::Result<()> {
+    let mut id = 0;
+    let mut maps = Vec::new();
+    // SAFETY: bpf_map_get_next_id writes the next id into `id`.
+    while unsafe { libbpf_sys::bpf_map_get_next_id(id, &mut id) } == 0 {
+        if let Ok(handle) = MapHandle::from_map_id(id) {
+            maps.push(target::inspect(handle, None).summary);
+        }
+    }
+    if json {
+        for map in &maps {
+            println!("{}", serde_json::to_string(map).expect("serializable"));
+        }
+    } else {
+        println!("every map in the system ({}):", maps.len());
+        print_table(maps.iter());
+    }
+    Ok(())
+}
+
 fn print_list(rows: &[Listed], json: bool, ifname: &str) {
     if json {
         for row in rows {
@@ -114,12 +149,16 @@ fn print_list(rows: &[Listed], json: bool, ifname: &str) {
     if rows.is_empty() {
         println!("  (no maps)");
     }
+    print_table(rows.iter().map(|row| &row.map));
+}
+
+/// The columns of `map list`, one map per line.
+fn print_table<'a>(maps: impl Iterator<Item = &'a Summary>) {
     println!(
         "  {:<20} {:>6} {:<16} {:>5} {:>6} {:>8} {:>6}  pin",
         "name", "id", "type", "key", "value", "entries", "flags"
     );
-    for row in rows {
-        let m = &row.map;
+    for m in maps {
         println!(
             "  {:<20} {:>6} {:<16} {:>5} {:>6} {:>8} {:>#6x}  {}",
             m.name,
