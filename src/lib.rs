@@ -34,6 +34,7 @@ pub mod attach;
 pub mod bench;
 pub mod builtin;
 pub mod capture;
+pub mod compile;
 pub mod cli;
 pub mod commands;
 pub mod elf;
@@ -83,5 +84,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
         Command::Features(args) => features::run(args),
+        Command::Build(args) => compile::run(args, cli.verbose),
     }
 }
