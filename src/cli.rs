@@ -355,6 +355,11 @@ pub struct Sampling {
 
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
+    /// Your own tracepoint object (SEC("tracepoint/xdp/...") programs): attach them and print
+    /// its maps each interval, as the C tutorial's trace_load_and_stats. Default: the built-in monitor.
+    #[arg(value_name = "FILE.o")]
+    pub object: Option<PathBuf>,
+
     #[command(flatten)]
     pub sampling: Sampling,
 }

@@ -448,7 +448,7 @@ fn require_frags(entries: &[ProgramEntry], chosen: &str) -> Result<(), Failure> 
     })
 }
 
-fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
+pub(crate) fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
     let log = libbpf_log::take();
     let errno = errno_of(err);
     if let Some(verifier) = libbpf_log::verifier_log(&log) {
