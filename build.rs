@@ -49,7 +49,11 @@ fn embed_headers(out_dir: &Path) {
     let mut headers: Vec<(String, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(BPF_DIR).expect("src/bpf exists") {
         let path = entry.expect("readable src/bpf entry").path();
-        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default().to_string();
+        let name = path
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or_default()
+            .to_string();
         if name.ends_with(".h") {
             headers.push((name, path));
         }
@@ -59,7 +63,8 @@ fn embed_headers(out_dir: &Path) {
 
     // FNV-1a over names and contents: a stable name for this set of headers.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut code = String::from("/// This project's headers for BPF programs: (file name, contents).\n");
+    let mut code =
+        String::from("/// This project's headers for BPF programs: (file name, contents).\n");
     code += "pub const PROJECT_HEADERS: &[(&str, &[u8])] = &[\n";
     for (name, path) in &headers {
         let contents = std::fs::read(path).expect("read a header");
@@ -67,7 +72,10 @@ fn embed_headers(out_dir: &Path) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
         let abs = std::fs::canonicalize(path).expect("header path");
-        code += &format!("    ({name:?}, include_bytes!({:?})),\n", abs.display().to_string());
+        code += &format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            abs.display().to_string()
+        );
     }
     code += "];\n";
     // libbpf's headers are embedded by libbpf-sys; they change the hash too.

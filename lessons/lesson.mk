@@ -30,7 +30,7 @@ $(ROOT)/target/debug/xdp-loader:
 
 load: $(OBJ)
 	@if [ -z "$(IF)" ]; then echo "make load: which interface? make load IF=NAME (a test environment: xdp-loader testenv setup --name NAME)" >&2; exit 2; fi
-	$(XDP_LOADER) load --force $(IF) $(OBJ) $(if $(PROG),-n $(PROG))
+	$(XDP_LOADER) load --force $(IF) $(OBJ)$(if $(PROG), -n $(PROG))
 
 unload:
 	@if [ -z "$(IF)" ]; then echo "make unload: which interface? make unload IF=NAME" >&2; exit 2; fi

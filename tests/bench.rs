@@ -158,7 +158,11 @@ fn quick_suite_measures_everything() {
     let edit = named(&rows, "edit -> xdp-loader build -> load --force");
     assert_eq!(edit["unit"], "s", "{edit}");
     assert_positive(edit);
-    assert_eq!(student.len(), 1, "no cargo row without XDP_BENCH_CARGO_BUILD_S: {student:#?}");
+    assert_eq!(
+        student.len(),
+        1,
+        "no cargo row without XDP_BENCH_CARGO_BUILD_S: {student:#?}"
+    );
 }
 
 #[test]

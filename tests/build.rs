@@ -50,8 +50,12 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 fn program_names(object: &Path) -> Vec<String> {
-    let obj = ObjectBuilder::default().open_file(object).expect("open the object");
-    obj.progs().map(|p| p.name().to_string_lossy().into_owned()).collect()
+    let obj = ObjectBuilder::default()
+        .open_file(object)
+        .expect("open the object");
+    obj.progs()
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
@@ -62,7 +66,11 @@ fn every_starter_builds_and_names_its_programs_as_the_solution_does() {
         let object = dir.join(format!("{lesson}.o"));
         let run = build(&dir, &source, &object).ok();
         assert!(run.stdout.contains("Built "), "{run:#?}");
-        assert!(run.stderr.is_empty(), "{lesson}: clang warned: {}", run.stderr);
+        assert!(
+            run.stderr.is_empty(),
+            "{lesson}: clang warned: {}",
+            run.stderr
+        );
 
         let solution = dir.join(format!("{builtin}.solution.o"));
         build(&dir, &repo(&format!("src/bpf/{builtin}.bpf.c")), &solution).ok();
@@ -75,7 +83,9 @@ fn every_starter_builds_and_names_its_programs_as_the_solution_does() {
         }
     }
     // The headers were written where the cache variable says.
-    let cache = std::fs::read_dir(dir.join("cache/xdp-loader")).unwrap().count();
+    let cache = std::fs::read_dir(dir.join("cache/xdp-loader"))
+        .unwrap()
+        .count();
     assert_eq!(cache, 1, "one include directory in the cache");
 }
 
@@ -97,7 +107,10 @@ fn a_c_error_exits_1_with_clangs_own_message_and_leaves_no_object() {
         run.stderr.contains("broken.bpf.c:3:") && run.stderr.contains("error: expected ';'"),
         "clang's diagnostic with file and line: {run:#?}"
     );
-    assert!(!object.exists(), "a stale object would load as if the edit had worked");
+    assert!(
+        !object.exists(),
+        "a stale object would load as if the edit had worked"
+    );
 }
 
 #[test]
@@ -114,7 +127,9 @@ fn a_missing_or_non_c_file_is_a_usage_error() {
 
 #[test]
 fn the_built_starter_loads_and_packet01s_deliberate_bug_is_refused() {
-    let Some(net) = TestNet::for_privileged_test() else { return };
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
     let (dir, _guard) = scratch("load");
     let pass = dir.join("basic01.o");
     build(&dir, &repo("lessons/basic01/xdp_pass.bpf.c"), &pass).ok();
@@ -129,5 +144,17 @@ fn the_built_starter_loads_and_packet01s_deliberate_bug_is_refused() {
     build(&dir, &repo("lessons/packet01/xdp_parser.bpf.c"), &parser).ok();
     let run = common::loader(&["load", net.host_if(), path(&parser)]).fails_with(40);
     assert!(run.stderr.contains("verifier"), "{run:#?}");
-    assert!(net.ip_link_xdp().is_none(), "nothing attached after a refusal");
+    assert!(
+        net.ip_link_xdp().is_none(),
+        "nothing attached after a refusal"
+    );
+}
+
+#[test]
+fn version_names_this_project_not_xdp_tools() {
+    let run = common::loader(&["--version"]).ok();
+    assert!(
+        run.stdout.starts_with("xdp-loader ") && run.stdout.contains("xdp-tutorial in Rust"),
+        "{run:#?}"
+    );
 }

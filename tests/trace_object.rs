@@ -60,7 +60,9 @@ fn build(name: &str, source: &str) -> (PathBuf, RemoveOnDrop) {
 
 /// The count in xdp_stats_map for `ifindex` in one JSON sample (0: none).
 fn count_for(sample: &Value, ifindex: u64) -> u64 {
-    let maps = sample["maps"].as_array().unwrap_or_else(|| panic!("no maps: {sample}"));
+    let maps = sample["maps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no maps: {sample}"));
     let map = maps
         .iter()
         .find(|m| m["map"]["name"] == "xdp_stats_map")
@@ -76,19 +78,29 @@ fn count_for(sample: &Value, ifindex: u64) -> u64 {
 
 /// The programs `bpftool perf` shows attached by process `pid`: (prog id, tracepoint).
 fn perf_attachments(pid: u32) -> Vec<(u64, String)> {
-    let out = Command::new("bpftool").args(["-j", "perf", "show"]).output().unwrap();
+    let out = Command::new("bpftool")
+        .args(["-j", "perf", "show"])
+        .output()
+        .unwrap();
     let all: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     all.as_array()
         .into_iter()
         .flatten()
         .filter(|e| e["pid"].as_u64() == Some(u64::from(pid)))
-        .filter_map(|e| Some((e["prog_id"].as_u64()?, e["tracepoint"].as_str()?.to_string())))
+        .filter_map(|e| {
+            Some((
+                e["prog_id"].as_u64()?,
+                e["tracepoint"].as_str()?.to_string(),
+            ))
+        })
         .collect()
 }
 
 #[test]
 fn a_students_tracepoint_object_counts_each_aborted_packet() {
-    let Some(net) = TestNet::for_privileged_test() else { return };
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
     let (obj, _guard) = build("trace_prog", TRACE_PROG);
     loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_abort_func"]).ok();
     net.settle();
@@ -99,7 +111,10 @@ fn a_students_tracepoint_object_counts_each_aborted_packet() {
         .unwrap();
 
     let mut monitor = Background::spawn(&["monitor", path(&obj), "--json", "--interval", "0.3"]);
-    monitor.wait_stderr("attached to tracepoint xdp:xdp_exception", Duration::from_secs(10));
+    monitor.wait_stderr(
+        "attached to tracepoint xdp:xdp_exception",
+        Duration::from_secs(10),
+    );
     let attached = perf_attachments(monitor.child.id());
     assert!(
         attached.iter().any(|(_, tp)| tp == "xdp_exception"),
@@ -112,13 +127,22 @@ fn a_students_tracepoint_object_counts_each_aborted_packet() {
     while counted < 5 && Instant::now() < deadline {
         counted = count_for(&monitor.next_json(Duration::from_secs(5)), ifindex);
     }
-    assert_eq!(counted, 5, "one event per aborted echo request, under the interface's ifindex");
+    assert_eq!(
+        counted, 5,
+        "one event per aborted echo request, under the interface's ifindex"
+    );
 
     monitor.signal(libc::SIGINT);
     assert_eq!(monitor.wait_exit(Duration::from_secs(5)), Some(0));
     for (id, _) in attached {
-        let gone = Command::new("bpftool").args(["prog", "show", "id", &id.to_string()]).output().unwrap();
-        assert!(!gone.status.success(), "program {id} unloaded when the monitor ended");
+        let gone = Command::new("bpftool")
+            .args(["prog", "show", "id", &id.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            !gone.status.success(),
+            "program {id} unloaded when the monitor ended"
+        );
     }
 }
 
@@ -134,7 +158,14 @@ fn an_object_without_tracepoint_programs_is_refused_with_its_programs_listed() {
          char LICENSE[] SEC(\"license\") = \"GPL\";\n",
     );
     let run = loader(&["monitor", path(&obj), "--count", "1"]).fails_with(40);
-    assert!(run.stderr.contains("no tracepoint program in object 'only_xdp'"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("no tracepoint program in object 'only_xdp'"),
+        "{run:#?}"
+    );
     assert!(run.stderr.contains("just_xdp (section xdp)"), "{run:#?}");
-    assert!(run.hint().contains("xdp-loader load IFNAME FILE"), "{run:#?}");
+    assert!(
+        run.hint().contains("xdp-loader load IFNAME FILE"),
+        "{run:#?}"
+    );
 }

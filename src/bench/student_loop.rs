@@ -33,7 +33,13 @@ pub fn measure(runs: u32) -> Result<Vec<Row>, Failure> {
     let (src, obj) = (source.display().to_string(), object.display().to_string());
     let steps = vec![
         vec![exe.clone(), "build".into(), src, "-o".into(), obj.clone()],
-        vec![exe.clone(), "load".into(), "--force".into(), pair.name.clone(), obj],
+        vec![
+            exe.clone(),
+            "load".into(),
+            "--force".into(),
+            pair.name.clone(),
+            obj,
+        ],
     ];
     let mut seconds = Vec::new();
     // Run 0 writes the header cache and warms clang: not counted.
@@ -42,8 +48,12 @@ pub fn measure(runs: u32) -> Result<Vec<Row>, Failure> {
         // The edit: new contents each time, so nothing can be reused.
         let edited = format!("{LESSON_SOURCE}\n/* edit {run} */\n");
         let started = std::time::Instant::now();
-        std::fs::write(&source, edited)
-            .map_err(|e| Failure::new(Exit::Fail, format!("cannot write {}: {e}", source.display())))?;
+        std::fs::write(&source, edited).map_err(|e| {
+            Failure::new(
+                Exit::Fail,
+                format!("cannot write {}: {e}", source.display()),
+            )
+        })?;
         time(&steps)?;
         if run > 0 {
             seconds.push(started.elapsed().as_secs_f64());
@@ -59,7 +69,9 @@ pub fn measure(runs: u32) -> Result<Vec<Row>, Failure> {
         ours,
         "s",
     );
-    let cargo = std::env::var(CARGO_TIME_VAR).ok().and_then(|s| s.parse::<f64>().ok());
+    let cargo = std::env::var(CARGO_TIME_VAR)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok());
     row = match cargo {
         Some(cargo) => row
             .versus("cargo build", ours / cargo)
@@ -90,8 +102,9 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn create() -> Result<Scratch, Failure> {
         let dir = std::env::temp_dir().join(format!("xdp-bench-loop-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::new(Exit::Fail, format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Failure::new(Exit::Fail, format!("cannot create {}: {e}", dir.display()))
+        })?;
         Ok(Scratch(dir))
     }
 }

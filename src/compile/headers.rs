@@ -22,7 +22,11 @@ const COMPLETE: &str = ".complete";
 /// Where the headers go: `$XDG_CACHE_HOME/xdp-loader/`, else
 /// `~/.cache/xdp-loader/`, else the system's temporary directory.
 pub fn cache_root() -> PathBuf {
-    let from_env = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(xdg) = from_env("XDG_CACHE_HOME") {
         return xdg.join("xdp-loader");
     }
@@ -85,10 +89,17 @@ mod tests {
     #[test]
     fn every_header_a_lesson_includes_is_embedded() {
         let names: Vec<&str> = PROJECT_HEADERS.iter().map(|(n, _)| *n).collect();
-        for needed in ["vmlinux.h", "vmlinux_xdp.h", "xdp_stats_kern.h", "parsing_helpers.h"] {
+        for needed in [
+            "vmlinux.h",
+            "vmlinux_xdp.h",
+            "xdp_stats_kern.h",
+            "parsing_helpers.h",
+        ] {
             assert!(names.contains(&needed), "{needed} missing from {names:?}");
         }
-        assert!(libbpf_sys::API_HEADERS.iter().any(|(n, _)| *n == "bpf_helpers.h"));
+        assert!(libbpf_sys::API_HEADERS
+            .iter()
+            .any(|(n, _)| *n == "bpf_helpers.h"));
     }
 
     #[test]

@@ -44,7 +44,10 @@ pub fn command(source: &Path, output: &Path, include: &Path) -> Command {
 pub fn run(args: &BuildArgs, verbose: bool) -> anyhow::Result<()> {
     let source = &args.file;
     check_source(source)?;
-    let output = args.output.clone().unwrap_or_else(|| default_output(source));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(source));
     let include = headers::include_dir()?;
     let mut cmd = command(source, &output, &include);
     if verbose {
@@ -61,7 +64,10 @@ pub fn run(args: &BuildArgs, verbose: bool) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&output);
         return Err(Failure::new(
             Exit::Fail,
-            format!("clang could not compile {} (its messages are above)", source.display()),
+            format!(
+                "clang could not compile {} (its messages are above)",
+                source.display()
+            ),
         )
         .into());
     }
@@ -88,7 +94,9 @@ fn check_source(source: &Path) -> Result<(), Failure> {
             Exit::Usage,
             format!("'{}' is not a C file (.c)", source.display()),
         )
-        .hint("xdp-loader build compiles C; load an object (.o) with xdp-loader load IFNAME FILE.o"));
+        .hint(
+            "xdp-loader build compiles C; load an object (.o) with xdp-loader load IFNAME FILE.o",
+        ));
     }
     Ok(())
 }

@@ -74,7 +74,6 @@ pub fn read_entry(target: &Target, key: &[u8]) -> Result<Option<Entry>, Failure>
     }))
 }
 
-
 impl Entry {
     /// One line: the key and the value, per-CPU values summed.
     pub fn summed_text(&self) -> String {

@@ -31,7 +31,10 @@ pub fn run(file: &Path, args: &MonitorArgs) -> anyhow::Result<()> {
     for (program, tracepoint, _) in &links {
         eprintln!(" - {program} attached to tracepoint {tracepoint}");
     }
-    eprintln!("Printing its maps every {:?} (Ctrl-C to stop)", args.sampling.interval);
+    eprintln!(
+        "Printing its maps every {:?} (Ctrl-C to stop)",
+        args.sampling.interval
+    );
 
     let mut printed = 0u64;
     loop {
@@ -137,7 +140,10 @@ fn read_maps(object: &Object) -> Result<Vec<MapReading>, Failure> {
             continue;
         }
         let handle = MapHandle::try_from(&map).map_err(|err| {
-            Failure::new(Exit::Fail, format!("cannot read map {}: {err}", map.name().to_string_lossy()))
+            Failure::new(
+                Exit::Fail,
+                format!("cannot read map {}: {err}", map.name().to_string_lossy()),
+            )
         })?;
         let target = inspect(handle, None);
         let mut entries = Vec::new();
@@ -172,8 +178,14 @@ mod tests {
 
     #[test]
     fn tracepoint_sections_are_recognised_and_others_are_not() {
-        assert_eq!(tracepoint_of("tracepoint/xdp/xdp_exception"), Some(("xdp", "xdp_exception")));
-        assert_eq!(tracepoint_of("tp/xdp/xdp_redirect"), Some(("xdp", "xdp_redirect")));
+        assert_eq!(
+            tracepoint_of("tracepoint/xdp/xdp_exception"),
+            Some(("xdp", "xdp_exception"))
+        );
+        assert_eq!(
+            tracepoint_of("tp/xdp/xdp_redirect"),
+            Some(("xdp", "xdp_redirect"))
+        );
         assert_eq!(tracepoint_of("xdp"), None);
         assert_eq!(tracepoint_of("tracepoint/xdp"), None);
         assert_eq!(tracepoint_of("tracepoint/xdp/a/b"), None);
