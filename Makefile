@@ -79,9 +79,10 @@ endef
 # The directory of $(LOADER) goes first on PATH, so the commands read as a
 # student types them.
 WALK := export PATH="$(abspath $(dir $(LOADER))):$$PATH"; \
+	quoted() { local arg out=""; for arg; do case $$arg in ""|*[!A-Za-z0-9_./:=@%+,-]*) out="$$out '$${arg//\'/\'\\\'\'}'";; *) out="$$out $$arg";; esac; done; echo "$${out\# }"; }; \
 	step() { printf '\n=== %s\n' "$$*"; }; \
-	run() { printf '$$ %s\n' "$$*"; "$$@"; }; \
-	expect_fail() { local want=$$1 rc=0; shift; printf '$$ %s\n' "$$*"; "$$@" || rc=$$?; \
+	run() { printf '$$ %s\n' "$$(quoted "$$@")"; "$$@"; }; \
+	expect_fail() { local want=$$1 rc=0; shift; printf '$$ %s\n' "$$(quoted "$$@")"; "$$@" || rc=$$?; \
 		if [ $$rc -ne $$want ]; then echo "UNEXPECTED: exit code $$rc, expected $$want" >&2; return 1; fi; \
 		echo "(exit code $$rc: failed, as expected)"; }
 
@@ -94,7 +95,6 @@ PACKET_WALK := $(WALK); \
 	addr_of() { ip $$1 -o addr show dev "$$2" scope global | awk '{ sub("/.*", "", $$4); print $$4; exit }'; }; \
 	addr6() { addr_of -6 "$$1"; }; addr4() { addr_of -4 "$$1"; }; \
 	inside6() { addr_of "-n $$1 -6" veth0; }; inside4() { addr_of "-n $$1 -4" veth0; }; \
-	quoted() { local arg out=""; for arg; do case $$arg in *[[:space:][]*) out="$$out '$$arg'";; *) out="$$out $$arg";; esac; done; echo "$${out\# }"; }; \
 	capture() { cap_out=$$(mktemp); cap_err=$$(mktemp); printf '$$ %s &\n' "tcpdump $$(quoted "$$@")"; \
 		timeout 10 tcpdump -l "$$@" >"$$cap_out" 2>"$$cap_err" & cap_pid=$$!; \
 		for _ in $$(seq 50); do grep -q 'listening on' "$$cap_err" && break; sleep 0.1; done; }; \
@@ -111,7 +111,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 # The same for several environments ($(1): a list of names).
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build test lint vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
+.PHONY: help deps cargo-check build install uninstall test lint vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
 	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 maps bench bench-quick clean
 
 help:
@@ -138,7 +138,8 @@ help:
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
 	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
-	@echo "  make objdump   disassemble the built BPF objects (llvm-objdump)"
+	@echo "  make objdump   the lesson objects (lessons/*/) with their C source lines; LESSON=packet01 for one"
+	@echo "  make install   [root] the release build -> $(PREFIX)/sbin/xdp-loader (make uninstall removes it)"
 	@echo "  make vmlinux   regenerate $(VMLINUX_H) from this kernel's BTF"
 	@echo "  make clean     cargo clean"
 	@echo ""
@@ -176,6 +177,11 @@ bench:
 	$(need_root)
 	@$(SUBMAKE) deps DEB_PACKAGES='$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES)'
 	$(BUILD_AS) $(CARGO) build --release --locked
+	@# The student-loop row's reference: the same change to a built-in, through cargo
+	@# (debug, as make build). Skipped by the quick check: it takes seconds.
+	@$(if $(BENCH_QUICK),,start=$$(date +%s.%N); touch src/bpf/xdp_parser.bpf.c; \
+		$(BUILD_AS) $(CARGO) build --locked --quiet; \
+		export XDP_BENCH_CARGO_BUILD_S=$$(awk "BEGIN { print $$(date +%s.%N) - $$start }");) \
 	$(BENCH_LOADER) bench suite $(if $(BENCH_QUICK),--quick)
 
 bench-quick:
@@ -217,22 +223,40 @@ vmlinux:
 	mv $(VMLINUX_H).tmp $(VMLINUX_H)
 	@echo "wrote $(VMLINUX_H) ($$(wc -l < $(VMLINUX_H)) lines) from kernel $$(uname -r)"
 
-# build.rs writes the objects to target/debug/build/xdp-tutorial-<hash>/out/;
-# after source changes several such directories exist: use the newest.
-# -S asks for source lines, which show up only if the object keeps DWARF.
+# The lesson objects, built from lessons/*/ by their Makefiles (clang -g:
+# DWARF line info stays), disassembled with the C lines they came from.
+# LESSON=packet01: only that one. (The built-ins under target/ have no
+# source lines: libbpf-cargo's linker drops DWARF.)
+LESSON_DIRS = $(if $(LESSON),lessons/$(LESSON),$(wildcard lessons/*/))
 objdump: build
-	@out=$$(ls -dt target/debug/build/xdp-tutorial-*/out 2>/dev/null | head -n 1); \
-	objs=$$(ls "$$out"/*.bpf.o 2>/dev/null || true); \
-	if [ -z "$$objs" ]; then echo "make objdump: no BPF objects under target/debug/build/xdp-tutorial-*/out" >&2; exit 1; fi; \
-	objdump=$$(command -v llvm-objdump || compgen -c llvm-objdump- | sort -V | tail -n 1 || true); \
+	@objdump=$$(command -v llvm-objdump || compgen -c llvm-objdump- | sort -V | tail -n 1 || true); \
 	if [ -z "$$objdump" ]; then echo "make objdump: llvm-objdump not found: make deps (package llvm)" >&2; exit 1; fi; \
-	for obj in $$objs; do \
-		echo "=== $$obj"; \
-		$$objdump -S --no-show-raw-insn "$$obj"; \
-	done; \
-	echo ""; \
-	echo "No C source lines above: libbpf-cargo links the objects with libbpf's linker, which drops DWARF (BTF stays)."; \
-	echo "For a loaded program, the BTF line info gives them: bpftool prog dump xlated id ID linum"
+	for dir in $(LESSON_DIRS); do \
+		[ -f "$$dir/Makefile" ] || { echo "make objdump: no lesson folder $$dir" >&2; exit 1; }; \
+		$(MAKE) --no-print-directory -s -C "$$dir" >/dev/null; \
+		for obj in "$$dir"/*.bpf.o; do \
+			echo "=== $${obj#./}"; \
+			$$objdump -S --no-show-raw-insn "$$obj"; \
+		done; \
+	done
+
+# README, Quick start. The release build; /usr/local/sbin comes before
+# /usr/sbin (Debian's xdp-tools) on root's PATH and in sudo's secure_path.
+PREFIX ?= /usr/local
+SBINDIR = $(DESTDIR)$(PREFIX)/sbin
+install: cargo-check
+	@if [ -z "$(DESTDIR)" ] && [ ! -w "$(PREFIX)/sbin" ] && [ "$$(id -u)" -ne 0 ]; then echo "make install: $(PREFIX)/sbin is not writable: run it as root, e.g. sudo make install" >&2; exit 1; fi
+	$(BUILD_AS) $(CARGO) build --release --locked
+	install -D -m 0755 target/release/xdp-loader $(SBINDIR)/xdp-loader
+	@$(SBINDIR)/xdp-loader --version
+	@if [ -x /usr/sbin/xdp-loader ] && [ -z "$(DESTDIR)" ]; then \
+		echo "Note: /usr/sbin/xdp-loader (xdp-tools) is installed too; $(SBINDIR)/xdp-loader comes first on PATH. Run that one as /usr/sbin/xdp-loader."; \
+	fi
+
+uninstall:
+	@if [ -x $(SBINDIR)/xdp-loader ] && ! $(SBINDIR)/xdp-loader --version 2>/dev/null | grep -q 'xdp-tutorial in Rust'; then \
+		echo "make uninstall: $(SBINDIR)/xdp-loader is not this project's: left alone" >&2; exit 1; fi
+	rm -f $(SBINDIR)/xdp-loader
 
 demo:
 	$(need_root)

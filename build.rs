@@ -37,6 +37,55 @@ fn main() {
         build_skeleton(source, &out_dir);
     }
     export_headers(&out_dir);
+    embed_headers(&out_dir);
+}
+
+/// Writes `$OUT_DIR/bpf_headers.rs`: the headers a lesson program includes
+/// (this project's `src/bpf/*.h` and `vmlinux.h`), embedded with
+/// `include_bytes!`, and one hash of them all. `xdp-loader build` writes
+/// them to a cache directory named by that hash, so an installed binary
+/// compiles students' programs without this source tree.
+fn embed_headers(out_dir: &Path) {
+    let mut headers: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(BPF_DIR).expect("src/bpf exists") {
+        let path = entry.expect("readable src/bpf entry").path();
+        let name = path
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or_default()
+            .to_string();
+        if name.ends_with(".h") {
+            headers.push((name, path));
+        }
+    }
+    headers.push(("vmlinux.h".into(), Path::new(VMLINUX_DIR).join("vmlinux.h")));
+    headers.sort();
+
+    // FNV-1a over names and contents: a stable name for this set of headers.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut code =
+        String::from("/// This project's headers for BPF programs: (file name, contents).\n");
+    code += "pub const PROJECT_HEADERS: &[(&str, &[u8])] = &[\n";
+    for (name, path) in &headers {
+        let contents = std::fs::read(path).expect("read a header");
+        for byte in name.bytes().chain(contents.iter().copied()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let abs = std::fs::canonicalize(path).expect("header path");
+        code += &format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            abs.display().to_string()
+        );
+    }
+    code += "];\n";
+    // libbpf's headers are embedded by libbpf-sys; they change the hash too.
+    for (name, contents) in libbpf_sys::API_HEADERS {
+        for byte in name.bytes().chain(contents.bytes()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    code += &format!("/// Names the headers' cache directory.\npub const HEADERS_HASH: &str = \"{hash:016x}\";\n");
+    std::fs::write(out_dir.join("bpf_headers.rs"), code).expect("write bpf_headers.rs");
 }
 
 /// Writes libbpf's BPF-side headers (`bpf/bpf_helpers.h`, ...) next to the

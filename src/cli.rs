@@ -13,7 +13,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(
     name = "xdp-loader",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (xdp-tutorial in Rust, libbpf-rs; not the xdp-tools xdp-loader)"
+    ),
     propagate_version = true,
     about = "Load, attach and inspect XDP programs: the XDP tutorial's loader in Rust",
     after_help = "Exit codes: 0 ok, 1 failure, 2 bad option or argument, \
@@ -64,6 +67,8 @@ pub enum Command {
     Map(MapArgs),
     /// What this kernel can do (XDP link, trampolines, frags, ...), probed by trying; with IFNAME, the device's XDP features.
     Features(FeaturesArgs),
+    /// Compile one BPF program (C) with clang, this project's headers and libbpf's: FILE.bpf.c -> FILE.bpf.o.
+    Build(BuildArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -354,6 +359,11 @@ pub struct Sampling {
 
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
+    /// Your own tracepoint object (SEC("tracepoint/xdp/...") programs): attach them and print
+    /// its maps each interval, as the C tutorial's trace_load_and_stats. Default: the built-in monitor.
+    #[arg(value_name = "FILE.o")]
+    pub object: Option<PathBuf>,
+
     #[command(flatten)]
     pub sampling: Sampling,
 }
@@ -371,6 +381,17 @@ pub struct TraceArgs {
     /// Also print the lines already waiting in the buffer from before `trace` started.
     #[arg(long)]
     pub old: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The C source of a BPF program (e.g. lessons/packet01/xdp_parser.bpf.c).
+    #[arg(value_name = "FILE.bpf.c")]
+    pub file: PathBuf,
+
+    /// The object to write (default: FILE with .o for .c, next to it).
+    #[arg(short, long, value_name = "FILE.o")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -39,6 +39,7 @@ pub mod builtin;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod compile;
 pub mod elf;
 pub mod error;
 pub mod features;
@@ -89,5 +90,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
         Command::Features(args) => features::run(args),
+        Command::Build(args) => compile::run(args, cli.verbose > 0),
     }
 }

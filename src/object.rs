@@ -68,7 +68,7 @@ impl Source {
                         format!("cannot open '{}': {why}", path.display()),
                     )
                     .hint(format!(
-                        "give a BPF object file (clang -target bpf -O2 -g -c prog.c -o prog.o), \
+                        "give a BPF object file (build one from C with: xdp-loader build prog.bpf.c), \
                          or a built-in: {}",
                         builtin::names().join(", ")
                     )));
@@ -123,7 +123,7 @@ fn unusable(what: &str, why: String, log: Vec<String>) -> Failure {
         format!("'{what}' is not a usable BPF object: {why}"),
     )
     .details(log)
-    .hint("build BPF objects with: clang -target bpf -O2 -g -c prog.c -o prog.o")
+    .hint("build BPF objects with: xdp-loader build prog.bpf.c -o prog.o (clang with this project's and libbpf's headers; -v prints the clang command)")
 }
 
 /// What the user asked for with `-n` and `-s`.
@@ -448,7 +448,7 @@ fn require_frags(entries: &[ProgramEntry], chosen: &str) -> Result<(), Failure> 
     })
 }
 
-fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
+pub(crate) fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
     let log = libbpf_log::take();
     let errno = errno_of(err);
     if let Some(verifier) = libbpf_log::verifier_log(&log) {

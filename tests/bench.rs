@@ -152,6 +152,17 @@ fn quick_suite_measures_everything() {
         let command = named(&stats, "xdp-loader stats IF: bpf() calls per sample");
         assert_eq!(value(command), 1.0, "{command}");
     }
+    // The student's loop: build and load succeeded (a failing step ends
+    // the suite), timed in seconds.
+    let student = section(&rows, "student loop");
+    let edit = named(&rows, "edit -> xdp-loader build -> load --force");
+    assert_eq!(edit["unit"], "s", "{edit}");
+    assert_positive(edit);
+    assert_eq!(
+        student.len(),
+        1,
+        "no cargo row without XDP_BENCH_CARGO_BUILD_S: {student:#?}"
+    );
 }
 
 #[test]

@@ -151,7 +151,7 @@ fn tools(ifname: &str, scratch: &Scratch) -> Result<[Steps; 3], Failure> {
 }
 
 /// Wall-clock milliseconds to run `steps` one after the other.
-fn time(steps: &[Vec<String>]) -> Result<f64, Failure> {
+pub(super) fn time(steps: &[Vec<String>]) -> Result<f64, Failure> {
     let started = Instant::now();
     for step in steps {
         let out = Command::new(&step[0])

@@ -7,6 +7,7 @@
 //! - `live`: real frames through a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES)
 //! - `control`: load + attach + detach against `ip link` and `bpftool`
 //! - `readout`: syscalls and CPU per `stats` sample against a per-key reader
+//! - `student_loop`: edit -> build -> load of a lesson against `cargo build`
 //!
 //! and what they are built from: `frames` (test frames), `programs` (which
 //! program on which frame), `test_run` (the syscall), `veth` (a private
@@ -19,6 +20,7 @@ mod live;
 mod programs;
 mod reader;
 mod readout;
+mod student_loop;
 mod table;
 mod test_run;
 mod veth;
@@ -37,6 +39,7 @@ struct Effort {
     live_seconds: f64,
     control_runs: u32,
     samples: u32,
+    loop_runs: u32,
 }
 
 const FULL: Effort = Effort {
@@ -44,6 +47,7 @@ const FULL: Effort = Effort {
     live_seconds: 2.0,
     control_runs: 48,
     samples: 2000,
+    loop_runs: 10,
 };
 
 /// Enough to see that every part works and gives sane numbers.
@@ -52,6 +56,7 @@ const QUICK: Effort = Effort {
     live_seconds: 0.2,
     control_runs: 3,
     samples: 100,
+    loop_runs: 2,
 };
 
 /// Frame size of the suite's data-plane and live rows.
@@ -113,6 +118,7 @@ fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
     }
     rows.extend(control::measure(effort.control_runs)?);
     rows.extend(readout::measure(effort.samples)?);
+    rows.extend(student_loop::measure(effort.loop_runs)?);
     Ok(rows)
 }
 

@@ -7,6 +7,7 @@
 //! (detaching everything) when the command ends, however it ends.
 
 mod events;
+mod object;
 mod render;
 
 use std::mem::MaybeUninit;
@@ -33,6 +34,9 @@ unsafe impl plain::Plain for monitor_value {}
 
 pub fn run(args: &MonitorArgs) -> anyhow::Result<()> {
     privilege::require("xdp-loader monitor", privilege::BPF)?;
+    if let Some(file) = &args.object {
+        return object::run(file, args);
+    }
     let interval = args.sampling.interval;
     let stop = signals::stop_requests()?;
 
