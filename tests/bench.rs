@@ -149,8 +149,12 @@ fn quick_suite_measures_everything() {
             Some(0.2),
             "the per-key reader makes 5: {batch}"
         );
+        // The command's first sample walks every program on the machine
+        // to find the interface's maps; programs that other tests load or
+        // unload between the 1-sample and the (1+N)-sample run shift the
+        // difference by a few calls over N (seen: 0.96, 1.04 with N = 100).
         let command = named(&stats, "xdp-loader stats IF: bpf() calls per sample");
-        assert_eq!(value(command), 1.0, "{command}");
+        assert!((value(command) - 1.0).abs() <= 0.1, "{command}");
     }
     // The student's loop: build and load succeeded (a failing step ends
     // the suite), timed in seconds.
