@@ -48,7 +48,10 @@ fn main() -> Result<()> {
             .with_context(|| format!("reuse {}", pin.display()))?;
     }
     let mut skel = open.load()?;
-    let Some(prog) = skel.object().progs().find(|p| p.name().to_string_lossy() == wanted.as_str())
+    let Some(prog) = skel
+        .object()
+        .progs()
+        .find(|p| p.name().to_string_lossy() == wanted.as_str())
     else {
         bail!("no program {wanted} in xdp_prog (xdp_pass_func, xdp_drop_func, xdp_abort_func)");
     };
@@ -67,9 +70,14 @@ fn main() -> Result<()> {
     let map = &mut skel.maps.xdp_stats_map;
     if !reused {
         std::fs::create_dir_all(&pin_dir)?;
-        map.pin(&pin).with_context(|| format!("pin {}", pin.display()))?;
+        map.pin(&pin)
+            .with_context(|| format!("pin {}", pin.display()))?;
     }
     let how = if reused { "reused" } else { "pinned new" };
-    println!("{ifname} runs {wanted}; {how} map id {} at {}", map.info()?.info.id, pin.display());
+    println!(
+        "{ifname} runs {wanted}; {how} map id {} at {}",
+        map.info()?.info.id,
+        pin.display()
+    );
     Ok(())
 }

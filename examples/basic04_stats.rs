@@ -17,13 +17,18 @@ use libbpf_rs::{MapCore, MapHandle};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let ifname = args.first().context("usage: basic04_stats IFNAME [--interval S] [--count N]")?;
+    let ifname = args
+        .first()
+        .context("usage: basic04_stats IFNAME [--interval S] [--count N]")?;
     let interval: f64 = common::option(&args, "--interval")?.unwrap_or(2.0);
     let count: Option<u64> = common::option(&args, "--count")?;
-    let pin = PathBuf::from("/sys/fs/bpf").join(ifname).join("xdp_stats_map");
+    let pin = PathBuf::from("/sys/fs/bpf")
+        .join(ifname)
+        .join("xdp_stats_map");
 
     // A MapHandle owns an fd to a map we did not create: here, the pinned one.
-    let open = || MapHandle::from_pinned_path(&pin).with_context(|| format!("open {}", pin.display()));
+    let open =
+        || MapHandle::from_pinned_path(&pin).with_context(|| format!("open {}", pin.display()));
     let mut map = open()?;
     let mut id = map.info()?.info.id;
     println!("xdp_stats_map id {id} at {}", pin.display());

@@ -24,7 +24,9 @@ fn main() -> Result<()> {
         common::option::<String>(&args, "--src-mac")?,
         common::option::<String>(&args, "--dest-mac")?,
     ) else {
-        bail!("usage: packet03_redirect --dev IFNAME --redirect-dev OUT --src-mac MAC --dest-mac MAC");
+        bail!(
+            "usage: packet03_redirect --dev IFNAME --redirect-dev OUT --src-mac MAC --dest-mac MAC"
+        );
     };
     let src_mac = parse_mac(&src)?;
     let dest_mac = parse_mac(&dest)?;
@@ -36,7 +38,10 @@ fn main() -> Result<()> {
     let open = |name: &str| {
         let path = pin_dir.join(name);
         MapHandle::from_pinned_path(&path).with_context(|| {
-            format!("open {} (is xdp_redirect loaded on {dev} by xdp-loader?)", path.display())
+            format!(
+                "open {} (is xdp_redirect loaded on {dev} by xdp-loader?)",
+                path.display()
+            )
         })
     };
     let tx_port = open("tx_port")?;
@@ -47,7 +52,11 @@ fn main() -> Result<()> {
     // A DEVMAP checks the ifindex: the update fails if no such device exists.
     tx_port.update(&0u32.to_ne_bytes(), &out_index.to_ne_bytes(), MapFlags::ANY)?;
     redirect_params.update(&src_mac, &dest_mac, MapFlags::ANY)?;
-    println!("{dev}: frames from {} go out of {out} (ifindex {out_index}) to {}", show(&src_mac), show(&dest_mac));
+    println!(
+        "{dev}: frames from {} go out of {out} (ifindex {out_index}) to {}",
+        show(&src_mac),
+        show(&dest_mac)
+    );
     Ok(())
 }
 
@@ -59,11 +68,15 @@ fn parse_mac(text: &str) -> Result<[u8; 6]> {
         bail!("{text}: a MAC address has 6 bytes, like 02:00:00:00:00:01");
     }
     for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).with_context(|| format!("{text}: bad byte {part:?}"))?;
+        *byte =
+            u8::from_str_radix(part, 16).with_context(|| format!("{text}: bad byte {part:?}"))?;
     }
     Ok(mac)
 }
 
 fn show(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
