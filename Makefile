@@ -111,7 +111,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 # The same for several environments ($(1): a list of names).
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build test lint vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
+.PHONY: help deps cargo-check build test lint examples vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
 	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 maps bench bench-quick clean
 
 help:
@@ -137,7 +137,9 @@ help:
 	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
-	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
+	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings; cargo build --examples"
+	@echo "  make examples  build the user-space examples (examples/*.rs) and list them"
+	@echo "  make example-NAME ARGS='...'  [root] build and run one, e.g. make example-basic03_stats ARGS='eth0'"
 	@echo "  make objdump   disassemble the built BPF objects (llvm-objdump)"
 	@echo "  make vmlinux   regenerate $(VMLINUX_H) from this kernel's BTF"
 	@echo "  make clean     cargo clean"
@@ -167,7 +169,7 @@ build: cargo-check
 test:
 	$(need_root)
 	@$(SUBMAKE) deps
-	$(BUILD_AS) $(CARGO) build --locked
+	$(BUILD_AS) $(CARGO) build --locked --bins --examples
 	$(if $(BUILD_AS),$(BUILD_AS) $(CARGO) test --locked --no-run)
 	$(CARGO) test --locked
 
@@ -184,6 +186,20 @@ bench-quick:
 lint: cargo-check
 	$(BUILD_AS) $(CARGO) fmt --check
 	$(BUILD_AS) $(CARGO) clippy --all-targets --locked -- -D warnings
+	$(BUILD_AS) $(CARGO) build --locked --examples
+
+# The user-space examples (README, "User space in Rust"): small libbpf-rs
+# skeleton programs, one per lesson. `cargo run --example NAME -- ARGS` works too.
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.rs)))
+
+examples: cargo-check
+	$(BUILD_AS) $(CARGO) build --locked --examples
+	@for e in $(EXAMPLES); do printf '  target/debug/examples/%-22s %s\n' "$$e" "$$(sed -n '1s|^//! *||p' examples/$$e.rs)"; done
+
+example-%: cargo-check
+	$(need_root)
+	$(BUILD_AS) $(CARGO) build --locked --example $*
+	target/debug/examples/$* $(ARGS)
 
 # --- Other kernels (README, Testing) -----------------------------------------
 # Debian's kernels, booted in QEMU guests by virtme-ng, with this machine's

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example basic01_load -- IFNAME                  attach by netlink (stays after we exit)
-//! cargo run --example basic01_load -- IFNAME --link SECONDS   attach by a bpf_link, held for SECONDS
+//! cargo run --example basic01_load -- IFNAME --link           attach by a bpf_link, held until Enter
 //! cargo run --example basic01_load -- IFNAME --unload ID      detach program ID (if it is the one attached)
 //! cargo run --example basic01_load -- IFNAME --unload-all     detach whatever XDP program is attached
 //! ```
@@ -24,15 +24,12 @@ use xdp_tutorial::builtin::skel::xdp_pass::XdpPassSkelBuilder;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(ifname) = args.first() else {
-        bail!("usage: basic01_load IFNAME [--link SECONDS | --unload ID | --unload-all]");
+        bail!("usage: basic01_load IFNAME [--link | --unload ID | --unload-all]");
     };
     let ifindex = common::ifindex_of(ifname)?;
     match args.get(1).map(String::as_str) {
         None => attach_netlink(ifname, ifindex),
-        Some("--link") => {
-            let seconds: u64 = args.get(2).context("--link needs SECONDS")?.parse()?;
-            attach_link(ifname, ifindex, seconds)
-        }
+        Some("--link") => attach_link(ifname, ifindex),
         Some("--unload") => {
             let id: u32 = args
                 .get(2)
@@ -70,16 +67,16 @@ fn attach_netlink(ifname: &str, ifindex: i32) -> Result<()> {
 /// Way 2, a bpf_link (what the Go walkthrough's `--attachlib` shows): the
 /// attachment is a kernel object owned by a file descriptor. Close the last
 /// fd (or exit) and the program comes off; no other tool can replace it.
-fn attach_link(ifname: &str, ifindex: i32, seconds: u64) -> Result<()> {
+fn attach_link(ifname: &str, ifindex: i32) -> Result<()> {
     let mut storage = MaybeUninit::uninit();
     let mut skel = XdpPassSkelBuilder::default().open(&mut storage)?.load()?;
     let link = skel.progs.xdp_prog_simple.attach_xdp(ifindex)?;
     let id = Xdp::new(skel.progs.xdp_prog_simple.as_fd()).query_id(ifindex, XdpFlags::NONE)?;
-    println!("attached by bpf_link: {ifname} runs program id {id} for {seconds} s");
+    println!("attached by bpf_link: {ifname} runs program id {id}; press Enter to detach");
     // The skeleton has a slot for each program's link; keeping it there
     // ties the link's life to the skeleton's.
     skel.links.xdp_prog_simple = Some(link);
-    std::thread::sleep(std::time::Duration::from_secs(seconds));
+    std::io::stdin().read_line(&mut String::new())?; // Enter, or end of input
     drop(skel); // closes the link: the program is detached
     println!("link closed: {ifname} runs no program of ours");
     Ok(())

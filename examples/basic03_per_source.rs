@@ -57,6 +57,7 @@ fn main() -> Result<()> {
         for (addr, packets) in rows {
             println!("{addr:<40} {packets:>10}");
         }
+        println!();
         samples += 1;
     }
     Ok(())

@@ -101,5 +101,6 @@ fn print_counters(map: &libbpf_rs::MapMut) -> Result<()> {
     for row in rows {
         println!("{row}");
     }
+    println!();
     Ok(())
 }
