@@ -29,11 +29,14 @@
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
+//! - `check_user`: grades the lessons' user-space assignments (a student's
+//!   program run against a private network, compared with the kernel's state)
 
 pub mod attach;
 pub mod bench;
 pub mod builtin;
 pub mod capture;
+pub mod check_user;
 pub mod cli;
 pub mod commands;
 pub mod elf;
