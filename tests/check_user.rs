@@ -11,25 +11,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::example_path;
 use xdp_tutorial::check_user::{grade, UserCheck};
-
-/// target/debug/examples/NAME.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build --examples` first",
-        path.display()
-    );
-    path
-}
 
 /// A shell script wrapping a program: a wrong variant of it.
 fn variant(name: &str, script: &str) -> (PathBuf, common::RemoveOnDrop) {
@@ -62,11 +45,11 @@ fn basic03_reference_passes_starter_and_variants_fail() {
     if !common::privileged() {
         return;
     }
-    let reference = example("basic03_stats");
+    let reference = example_path("basic03_stats");
     assert_eq!(passed("basic03", &[&reference]), [true, true, true]);
     // The starter: CPU 0 only, XDP_PASS only, no bytes.
     assert_eq!(
-        passed("basic03", &[&example("basic03_user_stats")]),
+        passed("basic03", &[&example_path("basic03_user_stats")]),
         [false, false, false]
     );
     // Wrong bytes only (a 1 in front of each byte count).
@@ -91,8 +74,11 @@ fn basic04_loader_and_reader_are_graded_each_on_its_own() {
     if !common::privileged() {
         return;
     }
-    let (load, stats) = (example("basic04_load"), example("basic04_stats"));
-    let (user_load, user_stats) = (example("basic04_user_load"), example("basic04_user_stats"));
+    let (load, stats) = (example_path("basic04_load"), example_path("basic04_stats"));
+    let (user_load, user_stats) = (
+        example_path("basic04_user_load"),
+        example_path("basic04_user_stats"),
+    );
     // [reader follows the map id, loader reuses the pin]
     assert_eq!(passed("basic04", &[&load, &stats]), [true, true]);
     assert_eq!(
@@ -108,11 +94,11 @@ fn packet03_reference_passes_starter_and_swapped_macs_fail() {
     if !common::privileged() {
         return;
     }
-    let reference = example("packet03_redirect");
+    let reference = example_path("packet03_redirect");
     assert_eq!(passed("packet03", &[&reference]), [true, true]);
     // The starter: parse_mac not written, maps not filled.
     assert_eq!(
-        passed("packet03", &[&example("packet03_user_redirect")]),
+        passed("packet03", &[&example_path("packet03_user_redirect")]),
         [false, false]
     );
     // Source and destination MAC swapped: parsing fine, the map wrong.

@@ -21,25 +21,11 @@ use serde_json::Value;
 /// Generous bound for a line an example prints within a second or two.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// target/debug/examples/NAME, next to this test's own directory (deps/).
+/// Runs an example to its end: (exit code, stdout, stderr).
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build --examples` first",
-        path.display()
-    );
-    Command::new(path)
+    Command::new(common::example_path(name))
 }
 
-/// Runs an example to its end: (exit code, stdout, stderr).
 fn run(name: &str, args: &[&str]) -> (i32, String, String) {
     let out = example(name).args(args).output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();

@@ -10,7 +10,6 @@ use libbpf_rs::{MapCore, MapHandle};
 use super::net::Net;
 use super::program::Running;
 use super::{all_failed, stats, UserCheck};
-use crate::{iface, maps};
 
 const ASSIGNMENTS: [&str; 3] = [
     "1: byte counter (bytes printed per action)",
@@ -56,14 +55,7 @@ fn measure(program: &Path) -> Result<[Result<(), String>; 3], String> {
 
 /// The xdp_stats_map of the XDP program attached to the test interface.
 fn attached_stats_map(net: &Net) -> Result<MapHandle, String> {
-    let slots = iface::slots(net.ifindex()?).map_err(|f| f.message)?;
-    let Some(&(_, prog)) = slots.iter().find(|&&(_, id)| id != 0) else {
-        return Err(format!(
-            "no XDP program on {} while the program runs",
-            net.ifname
-        ));
-    };
-    let ids = maps::maps_by_program().remove(&prog).unwrap_or_default();
+    let (_, ids) = net.attached_program()?;
     ids.into_iter()
         .filter_map(|id| MapHandle::from_map_id(id).ok())
         .find(|m| m.name() == "xdp_stats_map")

@@ -10,7 +10,6 @@ use libbpf_rs::{MapCore, MapHandle, MapType};
 use super::net::Net;
 use super::program::{run_to_end, Running};
 use super::{stats, UserCheck};
-use crate::{iface, maps};
 
 const READER: &str =
     "1: the stats reader follows the map id (reopens the pin when a reload replaced the map)";
@@ -104,14 +103,9 @@ fn loader(program: &Path) -> Result<(), String> {
             "the reload pinned a new map (id {first_id}, then {second_id}): the counters were lost"
         ));
     }
-    let slots = iface::slots(net.ifindex()?).map_err(|f| f.message)?;
-    let Some(&(_, prog)) = slots.iter().find(|&&(_, id)| id != 0) else {
-        return Err(format!(
-            "after the reload, nothing is attached to {}",
-            net.ifname
-        ));
-    };
-    let used = maps::maps_by_program().remove(&prog).unwrap_or_default();
+    let (prog, used) = net
+        .attached_program()
+        .map_err(|e| format!("after the reload, {e}"))?;
     if !used.contains(&first_id) {
         return Err(format!(
             "the reloaded program (id {prog}) uses maps {used:?}, not the pinned map {first_id}"

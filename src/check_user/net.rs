@@ -133,6 +133,18 @@ impl Net {
         .map(|_| ())
     }
 
+    /// The XDP program attached to the interface, and the ids of its maps.
+    pub fn attached_program(&self) -> Result<(u32, Vec<u32>), String> {
+        let slots = crate::iface::slots(self.ifindex()?).map_err(|f| f.message)?;
+        let Some(&(_, prog)) = slots.iter().find(|&&(_, id)| id != 0) else {
+            return Err(format!("no XDP program is attached to {}", self.ifname));
+        };
+        let maps = crate::maps::maps_by_program()
+            .remove(&prog)
+            .unwrap_or_default();
+        Ok((prog, maps))
+    }
+
     pub fn pin_dir(&self) -> String {
         format!("/sys/fs/bpf/{}", self.ifname)
     }

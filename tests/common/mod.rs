@@ -578,3 +578,23 @@ pub fn assert_bpftool_xdp_link(prog_id: &Value) {
         "bpftool shows no XDP link for prog {prog_id}: {links}"
     );
 }
+
+/// target/debug/examples/NAME: a cargo example (built by `cargo test`, or
+/// `cargo build --examples` before running one test file alone).
+pub fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // The test binary is target/debug/deps/NAME-HASH.
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --examples` first",
+        path.display()
+    );
+    path
+}
