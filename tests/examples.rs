@@ -569,3 +569,41 @@ fn per_source_table_matches_the_hash_map() {
         .collect();
     assert_eq!(printed, kernel, "{block:#?}");
 }
+
+#[test]
+fn make_cfg_draws_every_instruction_of_a_loaded_program() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", net.host_if(), "xdp_prog", "-n", "xdp_drop_func"]).ok();
+    let id = xdp_prog_on(&net).unwrap()["id"].to_string();
+    let dir = format!("/tmp/xdp-tutorial-cfg-{}-{}", std::process::id(), net.name);
+    let _remove = RemoveOnDrop(dir.clone());
+    let out = Command::new("make")
+        .args(["-s", "cfg", &format!("ID={id}"), &format!("CFG_DIR={dir}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let svg = std::fs::read_to_string(format!("{dir}/prog-{id}.svg")).unwrap();
+    assert!(
+        svg.contains("<svg"),
+        "not an SVG: {}",
+        &svg[..200.min(svg.len())]
+    );
+    // bpftool's own list of the instructions: each appears in the graph.
+    let insns = json("bpftool", &["-j", "prog", "dump", "xlated", "id", &id]);
+    let dot = std::fs::read_to_string(format!("{dir}/prog-{id}.dot")).unwrap();
+    for insn in insns.as_array().unwrap() {
+        let text = insn["disasm"].as_str().unwrap();
+        // dot escapes < > { } | with a backslash.
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '<' | '>' | '{' | '}' | '|' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        assert!(dot.contains(&escaped), "{text:?} not in the graph:\n{dot}");
+    }
+}
