@@ -111,7 +111,7 @@ cleanup_trap = trap 'rc=$$?; trap - EXIT; xdp-loader testenv teardown --name $(1
 # The same for several environments ($(1): a list of names).
 cleanup_trap_all = trap 'rc=$$?; trap - EXIT; for env in $(1); do xdp-loader testenv teardown --name $$env >/dev/null 2>&1 || true; done; if [ $$rc -ne 0 ]; then echo "make $@: FAILED (exit $$rc); test environments removed: $(1)" >&2; fi; exit $$rc' EXIT; trap 'exit 130' INT TERM
 
-.PHONY: help deps cargo-check build install uninstall test lint vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
+.PHONY: help deps cargo-check build install uninstall test lint examples cfg vmlinux objdump vm test-kernels demo basic01 basic02 basic03 basic04 \
 	packet01 packet02 packet03 tracing01 tracing02 tracing03 tracing04 maps bench bench-quick clean
 
 help:
@@ -137,7 +137,10 @@ help:
 	@echo "  make bench-quick  [root] the same in seconds: a check, not a measurement (= make bench BENCH_QUICK=1)"
 	@echo "  make deps      install the missing Debian packages (root only if something is missing)"
 	@echo "  make build     cargo build --locked  ->  $(LOADER)"
-	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings"
+	@echo "  make lint      cargo fmt --check; cargo clippy -D warnings; cargo build --examples"
+	@echo "  make examples  build the user-space examples (examples/*.rs) and list them"
+	@echo "  make example-NAME ARGS='...'  [root] build and run one, e.g. make example-basic03_stats ARGS='eth0'"
+	@echo "  make cfg ID=N  [root] draw loaded program N's control-flow graph (bpftool ... visual | dot) into $(CFG_DIR)/"
 	@echo "  make objdump   the lesson objects (lessons/*/) with their C source lines; LESSON=packet01 for one"
 	@echo "  make install   [root] the release build -> $(PREFIX)/sbin/xdp-loader (make uninstall removes it)"
 	@echo "  make vmlinux   regenerate $(VMLINUX_H) from this kernel's BTF"
@@ -168,7 +171,7 @@ build: cargo-check
 test:
 	$(need_root)
 	@$(SUBMAKE) deps
-	$(BUILD_AS) $(CARGO) build --locked
+	$(BUILD_AS) $(CARGO) build --locked --bins --examples
 	$(if $(BUILD_AS),$(BUILD_AS) $(CARGO) test --locked --no-run)
 	$(CARGO) test --locked
 
@@ -190,6 +193,35 @@ bench-quick:
 lint: cargo-check
 	$(BUILD_AS) $(CARGO) fmt --check
 	$(BUILD_AS) $(CARGO) clippy --all-targets --locked -- -D warnings
+	$(BUILD_AS) $(CARGO) build --locked --examples
+
+# The user-space examples (README, "User space in Rust"): small libbpf-rs
+# skeleton programs, one per lesson. `cargo run --example NAME -- ARGS` works too.
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.rs)))
+
+examples: cargo-check
+	$(BUILD_AS) $(CARGO) build --locked --examples
+	@for e in $(EXAMPLES); do printf '  target/debug/examples/%-22s %s\n' "$$e" "$$(sed -n '1s|^//! *||p' examples/$$e.rs)"; done
+
+# "Look inside the program" (lesson basic01): a loaded program's control-flow
+# graph, as bpftool dumps it for graphviz (`visual`), drawn by dot.
+CFG_DEB_PACKAGES := graphviz
+CFG_FORMAT ?= svg
+CFG_DIR ?= target/cfg
+
+cfg:
+	$(need_root)
+	@if [ -z "$(ID)" ]; then echo "make cfg: which program? make cfg ID=N (xdp-loader status shows the ids; FORMAT: CFG_FORMAT=png)" >&2; exit 2; fi
+	@$(SUBMAKE) deps DEB_PACKAGES='$(DEB_PACKAGES) $(CFG_DEB_PACKAGES)'
+	@mkdir -p $(CFG_DIR)
+	bpftool prog dump xlated id $(ID) visual > $(CFG_DIR)/prog-$(ID).dot
+	dot -T$(CFG_FORMAT) $(CFG_DIR)/prog-$(ID).dot -o $(CFG_DIR)/prog-$(ID).$(CFG_FORMAT)
+	@echo "$(CFG_DIR)/prog-$(ID).$(CFG_FORMAT): one box per basic block of the verified program, an arrow per jump"
+
+example-%: cargo-check
+	$(need_root)
+	$(BUILD_AS) $(CARGO) build --locked --example $*
+	target/debug/examples/$* $(ARGS)
 
 # --- Other kernels (README, Testing) -----------------------------------------
 # Debian's kernels, booted in QEMU guests by virtme-ng, with this machine's

@@ -37,6 +37,9 @@ pub mod skel {
     pub mod xdp_map_in_map {
         include!(concat!(env!("OUT_DIR"), "/xdp_map_in_map.skel.rs"));
     }
+    pub mod xdp_src_count {
+        include!(concat!(env!("OUT_DIR"), "/xdp_src_count.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -136,6 +139,13 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "maps (map-in-map)",
         description: "counts packets per IP protocol in an inner map found through an outer map (array of maps, and hash of maps by ifindex); swap inner maps with `xdp-loader map new-inner`",
         object: object_of!("xdp_map_in_map"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_src_count",
+        lesson: "basic03 (hash map)",
+        description: "counts packets per source IPv4/IPv6 address in the hash map src_counts (IPv4 stored as ::ffff:a.b.c.d), passes everything; read it with `cargo run --example basic03_per_source`",
+        object: object_of!("xdp_src_count"),
         run_by: None,
     },
     Builtin {

@@ -32,11 +32,14 @@
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `netlink`: a netlink socket, a request and its replies, attributes
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
+//! - `check_user`: grades the lessons' user-space assignments (a student's
+//!   program run against a private network, compared with the kernel's state)
 
 pub mod attach;
 pub mod bench;
 pub mod builtin;
 pub mod capture;
+pub mod check_user;
 pub mod cli;
 pub mod commands;
 pub mod compile;

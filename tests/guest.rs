@@ -119,6 +119,7 @@ const BUILTINS: &[(&str, &str, u32)] = &[
     ("xdp_printk", "xdp_printk_func", 2),
     ("xdp_capture", "xdp_capture_func", 2),
     ("xdp_map_in_map", "xdp_proto_count_func", 2),
+    ("xdp_src_count", "xdp_src_count_func", 2),
     ("xdp_bench", "xdp_bare_pass", 2),
     // Bounces each request back unchanged: the namespace ignores it.
     ("xdp_bench", "xdp_bench_tx", 0),

@@ -36,13 +36,19 @@ fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
 impl Background {
     /// Starts `xdp-loader ARGS` (the command name included).
     pub fn spawn(args: &[&str]) -> Background {
-        let mut child = Command::new(loader_path())
-            .args(args)
-            .stdin(Stdio::null())
+        let mut command = Command::new(loader_path());
+        command.args(args).stdin(Stdio::null());
+        Background::spawn_command(command)
+    }
+
+    /// Starts any command (an example program), its stdout and stderr
+    /// read line by line; its stdin is what `command` says.
+    pub fn spawn_command(mut command: Command) -> Background {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn xdp-loader");
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
         let stdout = lines_of(child.stdout.take().unwrap());
         let stderr = lines_of(child.stderr.take().unwrap());
         Background {

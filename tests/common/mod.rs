@@ -454,7 +454,16 @@ pub fn hex_bytes(list: &Value) -> Vec<u8> {
 /// (key: u32, value: struct datarec { u64 rx_packets; u64 rx_bytes; }).
 #[track_caller]
 pub fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
-    let dump = json("bpftool", &["-j", "map", "dump", "pinned", pin]);
+    bpftool_counts_of(&["pinned", pin])
+}
+
+/// `bpftool_counts` of the map bpftool finds by `which`: `["id", "12"]`
+/// or `["pinned", PATH]`.
+#[track_caller]
+pub fn bpftool_counts_of(which: &[&str]) -> [(u64, u64); 5] {
+    let mut args = vec!["-j", "map", "dump"];
+    args.extend_from_slice(which);
+    let dump = json("bpftool", &args);
     let mut totals = [(0, 0); 5];
     let entries = dump.as_array().unwrap_or_else(|| panic!("{dump}"));
     assert_eq!(entries.len(), 5, "one entry per action: {dump}");
@@ -568,4 +577,24 @@ pub fn assert_bpftool_xdp_link(prog_id: &Value) {
             .any(|l| l["type"] == "xdp" && &l["prog_id"] == prog_id),
         "bpftool shows no XDP link for prog {prog_id}: {links}"
     );
+}
+
+/// target/debug/examples/NAME: a cargo example (built by `cargo test`, or
+/// `cargo build --examples` before running one test file alone).
+pub fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // The test binary is target/debug/deps/NAME-HASH.
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --examples` first",
+        path.display()
+    );
+    path
 }
