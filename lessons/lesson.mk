@@ -6,6 +6,8 @@
 #   make unload IF=veth0      detach it
 #   make check                grade the object: xdp-loader check $(LESSON) OBJ
 #   make objdump              the BPF instructions with the C lines they came from
+#   make user                 build the user-space starters (USER_EXAMPLES, cargo examples)
+#   make check-user           grade them: xdp-loader check $(LESSON) --user PROG[,PROG]
 #   make clean                remove the objects
 #
 # XDP_LOADER: the repository's debug build, else the one on PATH.
@@ -16,7 +18,7 @@ XDP_LOADER ?= $(or $(wildcard $(ROOT)/target/debug/xdp-loader),$(shell command -
 OBJS := $(addsuffix .bpf.o,$(PROGS))
 OBJ ?= $(firstword $(OBJS))
 
-.PHONY: all load unload check objdump clean
+.PHONY: all load unload check objdump clean user check-user
 
 all: $(OBJS)
 
@@ -43,6 +45,20 @@ objdump: $(OBJS)
 	@objdump=$$(command -v llvm-objdump || compgen -c llvm-objdump- | sort -V | tail -n 1 || true); \
 	if [ -z "$$objdump" ]; then echo "make objdump: llvm-objdump not found: make deps (package llvm)" >&2; exit 1; fi; \
 	for obj in $(OBJS); do echo "=== $$obj"; $$objdump -S --no-show-raw-insn $$obj; done
+
+# The user-space starters are cargo examples (lessons/LESSON/user/*.rs);
+# cargo puts them under target/debug/examples/.
+USER_PROGS := $(addprefix $(ROOT)/target/debug/examples/,$(USER_EXAMPLES))
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+user:
+	@if [ -z "$(USER_EXAMPLES)" ]; then echo "make user: lesson $(LESSON) has no user-space starter" >&2; exit 2; fi
+	cd $(ROOT) && cargo build --locked $(addprefix --example ,$(USER_EXAMPLES))
+
+check-user: user
+	$(XDP_LOADER) check $(LESSON) --user $(subst $(space),$(comma),$(USER_PROGS))
 
 clean:
 	rm -f $(OBJS)
