@@ -37,6 +37,9 @@ pub mod skel {
     pub mod xdp_map_in_map {
         include!(concat!(env!("OUT_DIR"), "/xdp_map_in_map.skel.rs"));
     }
+    pub mod xdp_afxdp {
+        include!(concat!(env!("OUT_DIR"), "/xdp_afxdp.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -136,6 +139,13 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "maps (map-in-map)",
         description: "counts packets per IP protocol in an inner map found through an outer map (array of maps, and hash of maps by ifindex); swap inner maps with `xdp-loader map new-inner`",
         object: object_of!("xdp_map_in_map"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_afxdp",
+        lesson: "advanced03",
+        description: "for `xdp-loader afxdp`: redirects packets into an AF_XDP socket through xsks_map (xdp_sock_prog: every other packet, the rest to the stack; xdp_sock_all: every packet), counting both in afxdp_counters",
+        object: object_of!("xdp_afxdp"),
         run_by: None,
     },
     Builtin {

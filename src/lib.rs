@@ -29,7 +29,9 @@
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
+//! - `afxdp`: an AF_XDP socket (UMEM, rings) fed by an XSKMAP program (advanced03)
 
+pub mod afxdp;
 pub mod attach;
 pub mod bench;
 pub mod builtin;
@@ -83,5 +85,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
         Command::Features(args) => features::run(args),
+        Command::Afxdp(args) => afxdp::run(args),
     }
 }

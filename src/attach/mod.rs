@@ -313,6 +313,28 @@ pub fn attach_while_running(req: &Request) -> Result<OwnedFd, Failure> {
     create_link(req).map_err(|e| explain(req, e, &before))
 }
 
+/// Commands that bring their own XDP program for as long as they run
+/// (`capture`, `afxdp`) need the interface free: they never replace a
+/// program someone else attached. `alternative` ends the hint.
+pub fn refuse_if_busy(iface: &Interface, command: &str, alternative: &str) -> Result<(), Failure> {
+    let attached = iface::attached(iface.index)?;
+    let Some(first) = attached.first() else {
+        return Ok(());
+    };
+    Err(Failure::new(
+        Exit::Xdp,
+        format!(
+            "{} already runs XDP program {}: {command} attaches a program of its own",
+            iface.name,
+            describe(first)
+        ),
+    )
+    .hint(format!(
+        "remove it first (xdp-loader unload {}), {alternative}",
+        iface.name
+    )))
+}
+
 /// A pin left from a link whose attachment is gone is removed; a live one
 /// is only replaced with `--force`.
 fn clear_dead_pin(path: &std::path::Path, force: bool) -> Result<(), AttachError> {

@@ -36,8 +36,21 @@ fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
 impl Background {
     /// Starts `xdp-loader ARGS` (the command name included).
     pub fn spawn(args: &[&str]) -> Background {
-        let mut child = Command::new(loader_path())
-            .args(args)
+        Self::start(Command::new(loader_path()).args(args))
+    }
+
+    /// Starts `xdp-loader ARGS` inside network namespace `netns` (`ip
+    /// netns exec` execs it: signals reach xdp-loader itself).
+    pub fn spawn_inside(netns: &str, args: &[&str]) -> Background {
+        Self::start(
+            Command::new("ip")
+                .args(["netns", "exec", netns, loader_path()])
+                .args(args),
+        )
+    }
+
+    fn start(command: &mut Command) -> Background {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
