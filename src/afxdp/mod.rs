@@ -10,6 +10,7 @@
 //! - `ring`: one producer/consumer ring shared with the kernel
 //! - `socket`: the socket, its rings, bind (and why bind refused)
 //! - `port`: one batch of receive / reply / complete
+//! - `session`: program + socket + attachment, set up and torn down in order
 //! - `echo`: ICMPv6 echo request -> reply, in place (assignment 3)
 //! - `rates`: the lines printed every 2 s
 //! - `driver`: the device's driver name, for the zero-copy refusal
@@ -25,6 +26,7 @@ mod mapping;
 mod port;
 pub mod rates;
 mod ring;
+mod session;
 mod socket;
 mod umem;
 
@@ -32,18 +34,19 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags, MapType};
+use libbpf_rs::{MapCore, MapFlags};
 
-use crate::attach::{self, Request};
-use crate::cli::{AfxdpArgs, AttachKind};
+use crate::attach;
+use crate::cli::AfxdpArgs;
 use crate::commands::require_root;
 use crate::error::{Exit, Failure};
 use crate::features::{self, Feature};
 use crate::iface::{self, mode_name, Interface};
-use crate::object::{self, Loaded, Selection, Source};
+use crate::object::{Loaded, Source};
 use crate::signals;
-use port::Port;
+pub use port::{Port, Totals};
 use rates::Verdicts;
+pub use session::{Session, Setup};
 pub use socket::Binding;
 
 /// The built-in object and its default program.
@@ -65,49 +68,30 @@ pub fn run(args: &AfxdpArgs) -> anyhow::Result<()> {
     let stop = signals::stop_requests()?;
 
     let file = args.file.as_ref().or(args.filename.as_ref());
-    let source = Source::resolve(file.map_or(BUILTIN, String::as_str))?;
-    let prog_name = match (&args.prog_name, file) {
-        (Some(name), _) => Some(name.as_str()),
-        (None, None) => Some(DEFAULT_PROGRAM),
-        (None, Some(_)) => None,
-    };
-    let loaded = object::load(
-        &source,
-        Selection {
-            prog_name,
-            section: None,
+    let session = Session::open(&Setup {
+        iface: &iface,
+        source: Source::resolve(file.map_or(BUILTIN, String::as_str))?,
+        prog_name: match (&args.prog_name, file) {
+            (Some(name), _) => Some(name.as_str()),
+            (None, None) => Some(DEFAULT_PROGRAM),
+            (None, Some(_)) => None,
         },
-        None,
-        None,
-    )?;
+        queue: args.queue,
+        binding: match (args.copy, args.zero_copy) {
+            (true, _) => Binding::Copy,
+            (_, true) => Binding::ZeroCopy,
+            _ => Binding::Auto,
+        },
+        mode: args.mode,
+    })?;
+    let Session {
+        link,
+        mut port,
+        loaded,
+    } = session;
     for note in &loaded.notes {
         eprintln!("Note: {note}");
     }
-    let binding = match (args.copy, args.zero_copy) {
-        (true, _) => Binding::Copy,
-        (_, true) => Binding::ZeroCopy,
-        _ => Binding::Auto,
-    };
-    let umem = umem::Umem::new()
-        .map_err(|e| Failure::new(Exit::Fail, format!("cannot map the UMEM (16 MiB): {e}")))?;
-    let socket = socket::open(
-        &umem,
-        &socket::Target {
-            iface: &iface,
-            queue: args.queue,
-            binding,
-        },
-    )?;
-    let mut port = Port::new(socket, umem);
-    register(&loaded, args.queue, port.socket.as_fd().as_raw_fd())?;
-
-    let link = attach::attach_while_running(&Request {
-        iface: &iface,
-        prog_fd: loaded.program_fd(),
-        mode: args.mode,
-        kind: AttachKind::Link,
-        force: false,
-    })?;
     eprintln!(
         "Ready: AF_XDP socket on {} queue {} ({} mode), XDP program {} (id {}) in {} mode; \
          answering ICMPv6 echo requests (Ctrl-C to stop)",
@@ -147,43 +131,6 @@ pub fn run(args: &AfxdpArgs) -> anyhow::Result<()> {
         return Err(Failure::new(Exit::Fail, format!("interface {} is gone", iface.name)).into());
     }
     Ok(())
-}
-
-/// Puts the socket in the XSKMAP at its queue's index.
-fn register(loaded: &Loaded, queue: u32, socket_fd: i32) -> Result<(), Failure> {
-    let map = loaded
-        .object
-        .maps()
-        .find(|m| m.name() == XSKS_MAP && m.map_type() == MapType::Xskmap)
-        .ok_or_else(|| {
-            Failure::new(
-                Exit::Bpf,
-                format!(
-                    "'{}' has no XSKMAP named {XSKS_MAP}: nothing can reach the socket",
-                    loaded.object_name
-                ),
-            )
-            .hint(
-                "declare struct { __uint(type, BPF_MAP_TYPE_XSKMAP); __type(key, __u32); \
-                 __type(value, __u32); __uint(max_entries, 64); } xsks_map SEC(\".maps\"); \
-                 and return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, 0)",
-            )
-        })?;
-    map.update(
-        &queue.to_ne_bytes(),
-        &socket_fd.to_ne_bytes(),
-        MapFlags::ANY,
-    )
-    .map_err(|e| {
-        Failure::new(
-            Exit::Fail,
-            format!("cannot put the socket in {XSKS_MAP} at queue {queue}: {e}"),
-        )
-        .hint(format!(
-            "{XSKS_MAP} has {} entries: use a queue below that",
-            map.max_entries()
-        ))
-    })
 }
 
 /// Receives, answers and reports until Ctrl-C. Returns true if the
