@@ -225,3 +225,67 @@ fn an_object_without_xsks_map_or_a_busy_interface_is_refused() {
     );
     assert_eq!(inside_prog_id(&net), Some(held), "the other program stays");
 }
+
+/// The assignment-2 checker (`xdp_tutorial::afxdp::check::every_other`)
+/// passes the reference program and rejects programs that are wrong in
+/// each way it looks for.
+#[test]
+fn the_every_other_checker_accepts_the_solution_and_rejects_wrong_programs() {
+    use xdp_tutorial::afxdp::check::{every_other, Finding};
+    use xdp_tutorial::builtin;
+    use xdp_tutorial::object::Source;
+    if !common::privileged() {
+        return;
+    }
+    let failed = |findings: Vec<Finding>| -> Vec<String> {
+        findings
+            .into_iter()
+            .filter(|f| !f.passed)
+            .map(|f| f.what)
+            .collect()
+    };
+    let afxdp = Source::Builtin(builtin::find("xdp_afxdp").unwrap());
+    let solution = every_other(&afxdp, Some("xdp_sock_prog")).unwrap();
+    assert!(solution.iter().all(|f| f.passed), "{solution:#?}");
+    assert!(
+        solution[1].detail.contains("REDIRECT PASS REDIRECT PASS"),
+        "{solution:#?}"
+    );
+
+    // Every packet to the socket: not every other.
+    let all = failed(every_other(&afxdp, Some("xdp_sock_all")).unwrap());
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].starts_with("every other packet"), "{all:?}");
+
+    // No XSKMAP at all.
+    let pass = Source::Builtin(builtin::find("xdp_pass").unwrap());
+    assert_eq!(
+        failed(every_other(&pass, None).unwrap()),
+        ["xsks_map is an XSKMAP"]
+    );
+
+    // Redirects without looking the queue up: drops when no socket is there.
+    let blind = common::compile_lesson_bpf(
+        "afxdp_blind",
+        r#"
+#include "vmlinux_xdp.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_XSKMAP); __type(key, __u32); __type(value, __u32);
+         __uint(max_entries, 64); } xsks_map SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __type(key, __u32); __type(value, __u32);
+         __uint(max_entries, 64); } seen SEC(".maps");
+SEC("xdp") int blind(struct xdp_md *ctx)
+{
+	__u32 q = ctx->rx_queue_index;
+	__u32 *n = bpf_map_lookup_elem(&seen, &q);
+	if (n && ((*n)++ & 1))
+		return XDP_PASS;
+	return bpf_redirect_map(&xsks_map, q, 0);
+}
+char _license[] SEC("license") = "GPL";
+"#,
+    );
+    let blind = failed(every_other(&Source::File(blind), None).unwrap());
+    assert_eq!(blind.len(), 1, "{blind:?}");
+    assert!(blind[0].starts_with("no socket on the queue"), "{blind:?}");
+}

@@ -22,7 +22,7 @@ mod programs;
 mod reader;
 mod readout;
 mod table;
-mod test_run;
+pub mod test_run;
 mod veth;
 
 use std::sync::atomic::{AtomicBool, Ordering};
