@@ -37,6 +37,9 @@ pub mod skel {
     pub mod xdp_map_in_map {
         include!(concat!(env!("OUT_DIR"), "/xdp_map_in_map.skel.rs"));
     }
+    pub mod xdp_tailgrow {
+        include!(concat!(env!("OUT_DIR"), "/xdp_tailgrow.skel.rs"));
+    }
     pub mod xdp_afxdp {
         include!(concat!(env!("OUT_DIR"), "/xdp_afxdp.skel.rs"));
     }
@@ -139,6 +142,20 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "maps (map-in-map)",
         description: "counts packets per IP protocol in an inner map found through an outer map (array of maps, and hash of maps by ifindex); swap inner maps with `xdp-loader map new-inner`",
         object: object_of!("xdp_map_in_map"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_tailgrow",
+        lesson: "experiment01",
+        description: "bpf_xdp_adjust_tail: grow with a timestamp trailer (xdp_tailgrow_parse), grow, shrink, grow and XDP_TX, plain XDP_TX; xdp_frags_count (SEC(\"xdp.frags\")) passes multi-buffer frames (pick with -n)",
+        object: object_of!("xdp_tailgrow"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_tailgrow_fail",
+        lesson: "experiment01",
+        description: "reading the packet's end in ways the verifier refuses (pick with -n; none loads): an offset from the length, arithmetic on data_end, a pointer kept across bpf_xdp_adjust_tail",
+        object: object_of!("xdp_tailgrow_fail"),
         run_by: None,
     },
     Builtin {

@@ -24,6 +24,7 @@
 //! - `capture`: packets to a pcap file through a perf buffer (tracing04)
 //! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
+//! - `verifier_hints`: what the verifier's packet-access refusals mean (experiment01)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
 //! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
@@ -60,6 +61,7 @@ pub mod status;
 pub mod testenv;
 pub mod trace;
 pub mod tracefs;
+pub mod verifier_hints;
 
 use cli::{Cli, Command};
 

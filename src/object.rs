@@ -459,8 +459,11 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
         if let Some(insn) = libbpf_log::failing_instruction(&verifier) {
             failure = failure.details([format!("failed at instruction {insn}")]);
         }
+        let known = crate::verifier_hints::explain(&verifier);
         if libbpf_log::verbose() {
-            return failure.hint("the full verifier log is above; its last lines say why");
+            return failure.hint(known.unwrap_or_else(|| {
+                "the full verifier log is above; its last lines say why".into()
+            }));
         }
         let shown = 8;
         let failure = failure
@@ -475,7 +478,9 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
                 kernel_release()
             ));
         }
-        return failure.hint("the last lines say why; -v prints the whole log");
+        return failure.hint(
+            known.unwrap_or_else(|| "the last lines say why; -v prints the whole log".into()),
+        );
     }
     // libbpf: "map 'NAME': failed to create: -EINVAL"
     if let Some(map) = log.iter().find_map(|l| {
