@@ -40,6 +40,9 @@ pub mod skel {
     pub mod xdp_tailgrow {
         include!(concat!(env!("OUT_DIR"), "/xdp_tailgrow.skel.rs"));
     }
+    pub mod xdp_meta {
+        include!(concat!(env!("OUT_DIR"), "/xdp_meta.skel.rs"));
+    }
     pub mod xdp_afxdp {
         include!(concat!(env!("OUT_DIR"), "/xdp_afxdp.skel.rs"));
     }
@@ -156,6 +159,13 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "experiment01",
         description: "reading the packet's end in ways the verifier refuses (pick with -n; none loads): an offset from the length, arithmetic on data_end, a pointer kept across bpf_xdp_adjust_tail",
         object: object_of!("xdp_tailgrow_fail"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_meta",
+        lesson: "advanced01",
+        description: "XDP writes metadata in front of UDP datagrams (bpf_xdp_adjust_meta: the destination port); its tc ingress partner tc_meta_read (attached by `load` too) sets skb->mark from it and drops port 9; both count in meta_counters",
+        object: object_of!("xdp_meta"),
         run_by: None,
     },
     Builtin {

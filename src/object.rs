@@ -357,6 +357,17 @@ impl Loaded {
         libbpf_rs::Program::id_from_fd(self.program_fd()).ok()
     }
 
+    /// The object's tc program (SEC("tc")), loaded beside the XDP one:
+    /// its name and fd.
+    pub fn tc_program(&self) -> Option<(String, BorrowedFd<'_>)> {
+        self.object
+            .progs()
+            .find(|p| p.prog_type() == ProgramType::SchedCls)
+            .map(|p| (lossy(p.name()), p.as_fd().as_raw_fd()))
+            // SAFETY: the fd belongs to `self.object`, which outlives the borrow.
+            .map(|(name, fd)| (name, unsafe { BorrowedFd::borrow_raw(fd) }))
+    }
+
     pub fn program_fd(&self) -> BorrowedFd<'_> {
         // Names are compared as `programs` shows them (damaged objects can
         // have names that are not UTF-8).
@@ -393,8 +404,12 @@ pub fn load(
 
     for mut prog in open.progs_mut() {
         if lossy(prog.name()) != choice.name {
-            // Only the chosen program goes into the kernel.
-            prog.set_autoload(false);
+            // Only the chosen program goes into the kernel, and the tc
+            // programs that pair with it (advanced01: XDP writes metadata,
+            // tc reads it), which `load` attaches at tc ingress.
+            if prog.prog_type() != ProgramType::SchedCls {
+                prog.set_autoload(false);
+            }
             continue;
         }
         if choice.force_xdp {

@@ -9,9 +9,11 @@
 //!   cannot be replaced through netlink, which protects it from other tools.
 //!
 //! A forced replace that fails puts back what it took off (`rollback`).
+//! An object's tc ingress partner program is attached beside it (`tc`).
 
 mod explain;
 mod rollback;
+pub mod tc;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
