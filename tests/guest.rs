@@ -465,15 +465,23 @@ fn afxdp() {
         ],
     );
     afxdp.wait_stderr("Ready:", Duration::from_secs(120));
+    // Link-up traffic (MLD reports) first: the socket takes it too.
+    net.settle();
     let out = std::process::Command::new("ping")
-        .args(["-6", "-q", "-c", "2", "-i", "0.5", "-W", "5", &net.peer_ip])
+        .args(["-6", "-c", "2", "-i", "0.5", "-W", "5", &net.peer_ip])
         .output()
         .expect("run ping");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("2 received"),
-        "answered from user space: {text}"
-    );
+    if !text.contains("2 received") {
+        afxdp.signal(libc::SIGINT);
+        afxdp.wait_exit(Duration::from_secs(60));
+        panic!(
+            "not answered from user space: {text}{}\nafxdp: {:#?}\nneighbours: {}",
+            String::from_utf8_lossy(&out.stderr),
+            afxdp.stderr_seen,
+            sh("ip", &["-6", "neigh", "show", "dev", net.host_if()])
+        );
+    }
     afxdp.signal(libc::SIGINT);
     assert_eq!(
         afxdp.wait_exit(Duration::from_secs(60)),
