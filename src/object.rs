@@ -493,9 +493,10 @@ fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure 
                 kernel_release()
             ));
         }
-        return failure.hint(
-            known.unwrap_or_else(|| "the last lines say why; -v prints the whole log".into()),
-        );
+        return failure.hint(match known {
+            Some(why) => format!("{why} (-v prints the whole log)"),
+            None => "the last lines say why; -v prints the whole log".into(),
+        });
     }
     // libbpf: "map 'NAME': failed to create: -EINVAL"
     if let Some(map) = log.iter().find_map(|l| {
