@@ -40,6 +40,15 @@ pub mod skel {
     pub mod xdp_src_count {
         include!(concat!(env!("OUT_DIR"), "/xdp_src_count.skel.rs"));
     }
+    pub mod xdp_tailgrow {
+        include!(concat!(env!("OUT_DIR"), "/xdp_tailgrow.skel.rs"));
+    }
+    pub mod xdp_meta {
+        include!(concat!(env!("OUT_DIR"), "/xdp_meta.skel.rs"));
+    }
+    pub mod xdp_afxdp {
+        include!(concat!(env!("OUT_DIR"), "/xdp_afxdp.skel.rs"));
+    }
 }
 
 /// One embedded BPF object.
@@ -146,6 +155,34 @@ pub const BUILTINS: &[Builtin] = &[
         lesson: "basic03 (hash map)",
         description: "counts packets per source IPv4/IPv6 address in the hash map src_counts (IPv4 stored as ::ffff:a.b.c.d), passes everything; read it with `cargo run --example basic03_per_source`",
         object: object_of!("xdp_src_count"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_tailgrow",
+        lesson: "experiment01",
+        description: "bpf_xdp_adjust_tail: grow with a timestamp trailer (xdp_tailgrow_parse), grow, shrink, grow and XDP_TX, plain XDP_TX; xdp_frags_count (SEC(\"xdp.frags\")) passes multi-buffer frames (pick with -n)",
+        object: object_of!("xdp_tailgrow"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_tailgrow_fail",
+        lesson: "experiment01",
+        description: "reading the packet's end in ways the verifier refuses (pick with -n; none loads): an offset from the length, arithmetic on data_end, a pointer kept across bpf_xdp_adjust_tail",
+        object: object_of!("xdp_tailgrow_fail"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_meta",
+        lesson: "advanced01",
+        description: "XDP writes metadata in front of UDP datagrams (bpf_xdp_adjust_meta: the destination port); its tc ingress partner tc_meta_read (attached by `load` too) sets skb->mark from it and drops port 9; both count in meta_counters",
+        object: object_of!("xdp_meta"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_afxdp",
+        lesson: "advanced03",
+        description: "for `xdp-loader afxdp`: redirects packets into an AF_XDP socket through xsks_map (xdp_sock_prog: every other packet, the rest to the stack; xdp_sock_all: every packet), counting both in afxdp_counters",
+        object: object_of!("xdp_afxdp"),
         run_by: None,
     },
     Builtin {

@@ -69,6 +69,8 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Compile one BPF program (C) with clang, this project's headers and libbpf's: FILE.bpf.c -> FILE.bpf.o.
     Build(BuildArgs),
+    /// Receive packets in user space through an AF_XDP socket (advanced03); answers ICMPv6 pings.
+    Afxdp(AfxdpArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -669,4 +671,49 @@ pub enum BenchCommand {
         #[arg(long)]
         per_key: bool,
     },
+}
+
+/// `xdp-loader afxdp IFNAME [FILE.o [-n PROG]]`: the C tutorial's
+/// af_xdp_user (advanced03).
+#[derive(Args, Debug)]
+pub struct AfxdpArgs {
+    #[command(flatten)]
+    pub iface: IfnameArg,
+
+    /// XDP object with an XSKMAP named xsks_map (default: the built-in xdp_afxdp).
+    #[arg(value_name = "FILE.o", conflicts_with = "filename")]
+    pub file: Option<String>,
+
+    /// Object file (C tutorial spelling; same as FILE.o).
+    #[arg(long = "filename", value_name = "FILE.o")]
+    pub filename: Option<String>,
+
+    /// The XDP program in the object (built-in: xdp_sock_prog, every other
+    /// packet to the socket; xdp_sock_all, every packet).
+    #[arg(short = 'n', long = "prog-name", alias = "progname")]
+    pub prog_name: Option<String>,
+
+    /// The receive queue to bind the socket to.
+    #[arg(short = 'Q', long, default_value_t = 0)]
+    pub queue: u32,
+
+    /// Copy mode: works on every device that runs XDP (veth included).
+    #[arg(short = 'c', long, conflicts_with = "zero_copy")]
+    pub copy: bool,
+
+    /// Zero-copy mode: needs driver support (veth has none).
+    #[arg(short = 'z', long)]
+    pub zero_copy: bool,
+
+    /// Sleep in poll() until packets arrive (default: busy-poll the rings, as the C tutorial).
+    #[arg(short = 'p', long = "poll", alias = "poll-mode")]
+    pub poll: bool,
+
+    /// Attach mode of the XDP program.
+    #[arg(short, long, value_enum, default_value_t = Mode::Native)]
+    pub mode: Mode,
+
+    /// No statistics every 2 s (only the final totals).
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -62,6 +62,15 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         eprintln!("Note: {note}");
     }
 
+    // The tc partner goes first: every packet XDP marks then meets it.
+    let tc = match loaded.tc_program() {
+        Some((name, fd)) => {
+            attach::tc::attach_ingress(&iface, fd, args.force)
+                .inspect_err(|_| loaded.pins.undo())?;
+            Some(name)
+        }
+        None => None,
+    };
     let outcome = attach::attach(&Request {
         iface: &iface,
         prog_fd: loaded.program_fd(),
@@ -70,13 +79,18 @@ pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
         force: args.force,
     })
     .map_err(|failure| name_missing_link(args.attach, failure))
-    .inspect_err(|_| loaded.pins.undo())?;
+    .inspect_err(|_| {
+        if tc.is_some() {
+            let _ = attach::tc::detach_ingress(&iface);
+        }
+        loaded.pins.undo()
+    })?;
 
     println!(
         "Success: Loaded BPF-object({}) and used program({})",
         loaded.object_name, loaded.program
     );
-    print_attached(&outcome, &iface);
+    print_attached(&outcome, &iface, tc.as_deref());
     loaded.pins.report();
     Ok(())
 }
@@ -118,12 +132,13 @@ fn attach_loaded(
         "Success: attached loaded program({}) id:{}",
         program.name, outcome.prog_id
     );
-    print_attached(&outcome, iface);
+    print_attached(&outcome, iface, None);
     Ok(())
 }
 
-/// The lines under `Success:` that say where the program now runs.
-fn print_attached(outcome: &attach::Outcome, iface: &iface::Interface) {
+/// The lines under `Success:` that say where the program (and its tc
+/// partner, named by `tc`) now runs.
+fn print_attached(outcome: &attach::Outcome, iface: &iface::Interface, tc: Option<&str>) {
     println!(
         " - XDP prog id:{} attached on device:{}(ifindex:{}) in {} mode",
         outcome.prog_id,
@@ -133,6 +148,15 @@ fn print_attached(outcome: &attach::Outcome, iface: &iface::Interface) {
     );
     for old in &outcome.replaced {
         println!(" - replaced {old}");
+    }
+    if let Some(name) = tc {
+        println!(
+            " - tc ingress program({name}) id:{} attached on device:{} (clsact, handle {:#x} pref {})",
+            attach::tc::ingress_prog_id(iface).unwrap_or_default(),
+            iface.name,
+            attach::tc::HANDLE,
+            attach::tc::PRIORITY
+        );
     }
     if let Some((link_id, path)) = &outcome.link {
         println!(
@@ -211,15 +235,29 @@ pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
     let owners: Vec<u32> = targets.iter().map(|t| t.prog_id).collect();
     // Asked before detaching: a detached program may be gone at once.
     let their_maps = maps::maps_of(&owners);
+    // A tc ingress partner loaded with these programs (it shares a map
+    // with them) comes off with them; another's filter stays.
+    let tc_partner = attach::tc::ingress_prog_id(&iface)
+        .filter(|id| !maps::maps_of(&[*id]).is_disjoint(&their_maps));
     for target in &targets {
         let what = describe(target);
         attach::detach(&iface, target).map_err(|e| attach::explain_detach(&iface, target, e))?;
         println!("Success: Unloaded XDP program {what} from {}", iface.name);
     }
+    if let Some(id) = tc_partner {
+        attach::tc::detach_ingress(&iface)?;
+        println!(
+            "Success: Removed tc ingress program {} (id {id}) from {} (the clsact qdisc stays)",
+            iface::prog_summary(id).name,
+            iface.name
+        );
+    }
     let how = match args.keep_maps {
         false => Unpin::Ours,
         true => Unpin::HandOver,
     };
+    // The partner's share of the maps goes with the programs it came with.
+    let owners: Vec<u32> = owners.into_iter().chain(tc_partner).collect();
     for line in maps::unpin_maps_of(&pin_dir, &owners, &their_maps, how)? {
         println!("{line}");
     }

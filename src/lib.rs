@@ -26,6 +26,7 @@
 //! - `capture`: packets to a pcap file through a perf buffer (tracing04)
 //! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
+//! - `verifier_hints`: what the verifier's packet-access refusals mean (experiment01)
 //! - `error`: exit codes and the `Error:`/`Hint:` shape
 //! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
@@ -34,7 +35,9 @@
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 //! - `check_user`: grades the lessons' user-space assignments (a student's
 //!   program run against a private network, compared with the kernel's state)
+//! - `afxdp`: an AF_XDP socket (UMEM, rings) fed by an XSKMAP program (advanced03)
 
+pub mod afxdp;
 pub mod attach;
 pub mod bench;
 pub mod builtin;
@@ -68,6 +71,7 @@ pub mod status;
 pub mod testenv;
 pub mod trace;
 pub mod tracefs;
+pub mod verifier_hints;
 
 use cli::{Cli, Command};
 
@@ -94,5 +98,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Map(args) => mapcmd::run(&args.command),
         Command::Features(args) => features::run(args),
         Command::Build(args) => compile::run(args, cli.verbose > 0),
+        Command::Afxdp(args) => afxdp::run(args),
     }
 }

@@ -199,7 +199,7 @@ mod every_flag {
     /// Arguments a subcommand needs besides the flag under test.
     fn required_rest(path: &[String]) -> Vec<&'static str> {
         match path.join(" ").as_str() {
-            "stats" | "capture" | "unload" => vec!["eth0"],
+            "stats" | "capture" | "unload" | "afxdp" => vec!["eth0"],
             "bench" => vec!["xdp_pass_func"],
             "bench reader" => vec!["/sys/fs/bpf/pin"],
             "map dump" | "map lookup" | "map delete" => vec!["eth0:m", "0"],

@@ -357,6 +357,17 @@ impl Loaded {
         libbpf_rs::Program::id_from_fd(self.program_fd()).ok()
     }
 
+    /// The object's tc program (SEC("tc")), loaded beside the XDP one:
+    /// its name and fd.
+    pub fn tc_program(&self) -> Option<(String, BorrowedFd<'_>)> {
+        self.object
+            .progs()
+            .find(|p| p.prog_type() == ProgramType::SchedCls)
+            .map(|p| (lossy(p.name()), p.as_fd().as_raw_fd()))
+            // SAFETY: the fd belongs to `self.object`, which outlives the borrow.
+            .map(|(name, fd)| (name, unsafe { BorrowedFd::borrow_raw(fd) }))
+    }
+
     pub fn program_fd(&self) -> BorrowedFd<'_> {
         // Names are compared as `programs` shows them (damaged objects can
         // have names that are not UTF-8).
@@ -393,8 +404,12 @@ pub fn load(
 
     for mut prog in open.progs_mut() {
         if lossy(prog.name()) != choice.name {
-            // Only the chosen program goes into the kernel.
-            prog.set_autoload(false);
+            // Only the chosen program goes into the kernel, and the tc
+            // programs that pair with it (advanced01: XDP writes metadata,
+            // tc reads it), which `load` attaches at tc ingress.
+            if prog.prog_type() != ProgramType::SchedCls {
+                prog.set_autoload(false);
+            }
             continue;
         }
         if choice.force_xdp {
@@ -459,8 +474,11 @@ pub(crate) fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) 
         if let Some(insn) = libbpf_log::failing_instruction(&verifier) {
             failure = failure.details([format!("failed at instruction {insn}")]);
         }
+        let known = crate::verifier_hints::explain(&verifier);
         if libbpf_log::verbose() {
-            return failure.hint("the full verifier log is above; its last lines say why");
+            return failure.hint(known.unwrap_or_else(|| {
+                "the full verifier log is above; its last lines say why".into()
+            }));
         }
         let shown = 8;
         let failure = failure
@@ -475,7 +493,10 @@ pub(crate) fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) 
                 kernel_release()
             ));
         }
-        return failure.hint("the last lines say why; -v prints the whole log");
+        return failure.hint(match known {
+            Some(why) => format!("{why} (-v prints the whole log)"),
+            None => "the last lines say why; -v prints the whole log".into(),
+        });
     }
     // libbpf: "map 'NAME': failed to create: -EINVAL"
     if let Some(map) = log.iter().find_map(|l| {

@@ -120,6 +120,19 @@ fn quick_suite_measures_everything() {
             assert!(row["note"].as_str().unwrap().ends_with("lost 0"), "{row}");
         }
     }
+    // The AF_XDP socket on the same pair: what it missed is counted as lost.
+    let afxdp = named(&rows, "AF_XDP socket, copy mode");
+    assert_eq!(afxdp["section"], "live veth", "{afxdp}");
+    let note: Vec<u64> = afxdp["note"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [sent, counted, lost] = note[..] else {
+        panic!("note 'sent S counted C lost L': {afxdp}")
+    };
+    assert!(counted > 0 && counted + lost == sent, "{afxdp}");
 
     for row in section(&rows, "control") {
         assert_eq!(row["unit"], "ms", "{row}");

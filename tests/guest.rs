@@ -432,3 +432,203 @@ fn features() {
     check_probes_against_bpftool();
     check_yes_means_it_works(&net);
 }
+
+/// advanced03: AF_XDP (Linux 4.18+, every guest): two pings answered from
+/// user space by `afxdp` on veth0 inside, whose kernel ignores them; Ctrl-C
+/// leaves nothing attached.
+#[test]
+fn afxdp() {
+    let _dispatcher = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    sh(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &net.name,
+            "sysctl",
+            "-qw",
+            "net.ipv6.icmp.echo_ignore_all=1",
+        ],
+    );
+    let mut afxdp = Background::spawn_inside(
+        &net.name,
+        &[
+            "afxdp",
+            "veth0",
+            "-n",
+            "xdp_sock_all",
+            "--copy",
+            "--poll",
+            "-q",
+        ],
+    );
+    afxdp.wait_stderr("Ready:", Duration::from_secs(120));
+    // Link-up traffic (MLD reports) first: the socket takes it too.
+    net.settle();
+    let out = std::process::Command::new("ping")
+        .args(["-6", "-c", "2", "-i", "0.5", "-W", "5", &net.peer_ip])
+        .output()
+        .expect("run ping");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("2 received") {
+        afxdp.signal(libc::SIGINT);
+        afxdp.wait_exit(Duration::from_secs(60));
+        panic!(
+            "not answered from user space: {text}{}\nafxdp: {:#?}\nneighbours: {}",
+            String::from_utf8_lossy(&out.stderr),
+            afxdp.stderr_seen,
+            sh("ip", &["-6", "neigh", "show", "dev", net.host_if()])
+        );
+    }
+    afxdp.signal(libc::SIGINT);
+    assert_eq!(
+        afxdp.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{:#?}",
+        afxdp.stderr_seen
+    );
+    let link = json(
+        "ip",
+        &["-n", &net.name, "-j", "link", "show", "dev", "veth0"],
+    );
+    assert!(link[0].get("xdp").is_none(), "afxdp left a program: {link}");
+}
+
+/// experiment01: the tail grows (bpftool prog run sees the trailer), and
+/// the verifier's refusals get their own hints on this kernel's words.
+#[test]
+fn tailgrow() {
+    let _dispatcher = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    for program in [
+        "xdp_fail_length_offset",
+        "xdp_fail_pkt_end_math",
+        "xdp_fail_stale_pointer",
+    ] {
+        let run =
+            loader(&["load", net.host_if(), "xdp_tailgrow_fail", "-n", program]).fails_with(40);
+        assert!(
+            !run.hint().contains("the last lines say why"),
+            "{program}: no own hint: {run:#?}"
+        );
+    }
+    loader(&["load", net.host_if(), "xdp_tailgrow", "-n", "xdp_tailgrow"]).ok();
+    let (id, _) = attached(&net).expect("attached");
+    let dir = RemoveOnDrop(format!("/tmp/xdp-guest-tail-{}", net.name));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (input, output) = (format!("{}/in", dir.0), format!("{}/out", dir.0));
+    std::fs::write(&input, [0u8; 64]).unwrap();
+    sh(
+        "bpftool",
+        &[
+            "prog",
+            "run",
+            "id",
+            &id.to_string(),
+            "data_in",
+            &input,
+            "data_out",
+            &output,
+        ],
+    );
+    assert_eq!(
+        std::fs::read(&output).unwrap().len(),
+        74,
+        "grown by 10 bytes"
+    );
+}
+
+/// experiment01: xdp.frags (Linux 5.18+). MTU 9000: a plain program is
+/// refused natively with a hint that names frags; a frags program attaches
+/// natively, or, before 5.18, is refused naming the feature.
+#[test]
+fn frags() {
+    let _dispatcher = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    sh("ip", &["link", "set", net.host_if(), "mtu", "9000"]);
+    sh(
+        "ip",
+        &["-n", &net.name, "link", "set", "veth0", "mtu", "9000"],
+    );
+    let run = loader(&["load", net.host_if(), "xdp_tailgrow", "-n", "xdp_tx"]).fails_with(30);
+    assert!(run.hint().contains("xdp.frags"), "{run:#?}");
+    let run = loader(&[
+        "load",
+        net.host_if(),
+        "xdp_tailgrow",
+        "-n",
+        "xdp_frags_count",
+    ]);
+    if kernel_version() < (5, 18) {
+        let run = run.fails_with(40);
+        assert!(
+            run.stderr.contains("5.18"),
+            "names the kernel with frags: {run:#?}"
+        );
+        assert_eq!(attached(&net), None);
+        report("frags", "refused", "xdp.frags needs Linux 5.18");
+        return;
+    }
+    run.ok();
+    assert_eq!(attached(&net).map(|(_, mode)| mode), Some(1), "native");
+}
+
+/// advanced01: the XDP + tc pair; tc sees exactly what XDP marked, and
+/// unload removes both.
+#[test]
+fn xdp_tc() {
+    let _dispatcher = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", net.host_if(), "xdp_meta"]).ok();
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let receiver = std::net::UdpSocket::bind((net.host_ip.as_str(), port)).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    net.in_namespace(|| {
+        let sender = std::net::UdpSocket::bind((net.peer_ip.as_str(), 0)).unwrap();
+        for _ in 0..3 {
+            sender
+                .send_to(b"meta", (net.host_ip.as_str(), port))
+                .unwrap();
+        }
+    });
+    let mut buf = [0u8; 16];
+    for _ in 0..3 {
+        receiver
+            .recv(&mut buf)
+            .expect("datagram through XDP and tc");
+    }
+    let pin = format!("/sys/fs/bpf/{}/meta_counters", net.name);
+    let sums: Vec<u64> = json("bpftool", &["-j", "map", "dump", "pinned", &pin])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| u64::from_le_bytes(hex_bytes(&c["value"])[..8].try_into().unwrap()))
+                .sum()
+        })
+        .collect();
+    assert_eq!(sums[0], 3, "XDP marked: {sums:?}");
+    assert_eq!(sums[1], sums[0], "tc saw what XDP marked: {sums:?}");
+    let run = loader(&["unload", net.host_if()]).ok();
+    assert!(
+        run.stdout.contains("Removed tc ingress program"),
+        "{run:#?}"
+    );
+    let filters = sh("tc", &["filter", "show", "dev", net.host_if(), "ingress"]);
+    assert!(!filters.contains("tc_meta_read"), "{filters}");
+}

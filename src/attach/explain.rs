@@ -109,8 +109,9 @@ pub(super) fn explain(req: &Request, err: AttachError, before: &[Attached]) -> F
             ),
         )
         .hint(format!(
-            "a frame must fit in one page: lower the MTU (ip link set dev {ifname} mtu 1500, \
-                 and its veth peer too), or use -m skb"
+            "a plain XDP program needs each frame in one page: load a multi-buffer program \
+                 instead (SEC(\"xdp.frags\"), Linux 5.18+, e.g. xdp_tailgrow -n xdp_frags_count), \
+                 lower the MTU (ip link set dev {ifname} mtu 1500, and its veth peer too), or use -m skb"
         )),
         _ if matches!(errno, libc::EPERM | libc::EACCES) => Failure::new(
             Exit::Xdp,

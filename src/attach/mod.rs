@@ -9,9 +9,11 @@
 //!   cannot be replaced through netlink, which protects it from other tools.
 //!
 //! A forced replace that fails puts back what it took off (`rollback`).
+//! An object's tc ingress partner program is attached beside it (`tc`).
 
 mod explain;
 mod rollback;
+pub mod tc;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -311,6 +313,28 @@ pub fn attach_while_running(req: &Request) -> Result<OwnedFd, Failure> {
     let before = iface::attached(req.iface.index)?;
     libbpf_log::take();
     create_link(req).map_err(|e| explain(req, e, &before))
+}
+
+/// Commands that bring their own XDP program for as long as they run
+/// (`capture`, `afxdp`) need the interface free: they never replace a
+/// program someone else attached. `alternative` ends the hint.
+pub fn refuse_if_busy(iface: &Interface, command: &str, alternative: &str) -> Result<(), Failure> {
+    let attached = iface::attached(iface.index)?;
+    let Some(first) = attached.first() else {
+        return Ok(());
+    };
+    Err(Failure::new(
+        Exit::Xdp,
+        format!(
+            "{} already runs XDP program {}: {command} attaches a program of its own",
+            iface.name,
+            describe(first)
+        ),
+    )
+    .hint(format!(
+        "remove it first (xdp-loader unload {}), {alternative}",
+        iface.name
+    )))
 }
 
 /// A pin left from a link whose attachment is gone is removed; a live one

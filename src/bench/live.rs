@@ -89,7 +89,7 @@ pub fn measure(
 /// Sends `frame` out of the outside end for about `seconds`. Returns the
 /// frames sent and the kernel's time spent sending them (and, on the same
 /// CPU, receiving them), without each call's setup.
-fn send(
+pub(super) fn send(
     pair: &VethPair,
     generator: &LoadedSubject,
     frame: &[u8],

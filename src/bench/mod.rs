@@ -5,6 +5,7 @@
 //! The measurements:
 //! - `dataplane`: per-packet cost of the built-in programs (BPF_PROG_TEST_RUN)
 //! - `live`: real frames through a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES)
+//! - `afxdp_rx`: the same frames received in user space by an AF_XDP socket
 //! - `control`: load + attach + detach against `ip link` and `bpftool`
 //! - `readout`: syscalls and CPU per `stats` sample against a per-key reader
 //! - `student_loop`: edit -> build -> load of a lesson against `cargo build`
@@ -13,6 +14,7 @@
 //! program on which frame), `test_run` (the syscall), `veth` (a private
 //! veth pair), `reader` (the stats readers `readout` runs), `table` (output).
 
+mod afxdp_rx;
 mod control;
 mod dataplane;
 pub mod frames;
@@ -22,7 +24,7 @@ mod reader;
 mod readout;
 mod student_loop;
 mod table;
-mod test_run;
+pub mod test_run;
 mod veth;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,7 +86,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             (dataplane::rows(&costs, args.data.size), args.json)
         }
         Some(BenchCommand::Live { seconds, json }) => {
-            let received = live::measure(&live::subjects(), SUITE_FRAME, *seconds)?;
+            let mut received = live::measure(&live::subjects(), SUITE_FRAME, *seconds)?;
+            received.push(afxdp_rx::measure(SUITE_FRAME, *seconds)?);
             (live::rows(&received, SUITE_FRAME), *json)
         }
         Some(BenchCommand::Control { runs, json }) => (control::measure(*runs)?, *json),
@@ -112,7 +115,8 @@ fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
             Feature::LiveFrames.since()
         ),
         _ => {
-            let received = live::measure(&live::subjects(), SUITE_FRAME, effort.live_seconds)?;
+            let mut received = live::measure(&live::subjects(), SUITE_FRAME, effort.live_seconds)?;
+            received.push(afxdp_rx::measure(SUITE_FRAME, effort.live_seconds)?);
             rows.extend(live::rows(&received, SUITE_FRAME));
         }
     }

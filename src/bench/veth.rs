@@ -45,26 +45,33 @@ impl VethPair {
         &self,
         work: impl FnOnce() -> Result<T, Failure> + Send,
     ) -> Result<T, Failure> {
-        let path = format!("/run/netns/{}", self.name);
-        let netns = fs::File::open(&path)
-            .map_err(|e| Failure::new(Exit::Fail, format!("cannot open {path}: {e}")))?;
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    // SAFETY: a valid namespace fd; setns(CLONE_NEWNET)
-                    // moves only this helper thread.
-                    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                        let err = std::io::Error::last_os_error();
-                        return Err(Failure::new(
-                            Exit::Fail,
-                            format!("cannot enter namespace {}: {err}", self.name),
-                        ));
-                    }
+                    self.enter()?;
                     work()
                 })
                 .join()
                 .unwrap_or_else(|_| Err(Failure::new(Exit::Fail, "a bench thread panicked")))
         })
+    }
+
+    /// Moves the calling thread (only it) into the namespace, for a
+    /// thread that works there while others go on out here.
+    pub fn enter(&self) -> Result<(), Failure> {
+        let path = format!("/run/netns/{}", self.name);
+        let netns = fs::File::open(&path)
+            .map_err(|e| Failure::new(Exit::Fail, format!("cannot open {path}: {e}")))?;
+        // SAFETY: a valid namespace fd; setns(CLONE_NEWNET) moves only
+        // this thread.
+        if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(Failure::new(
+                Exit::Fail,
+                format!("cannot enter namespace {}: {err}", self.name),
+            ));
+        }
+        Ok(())
     }
 
     fn remove(&self) {

@@ -23,7 +23,7 @@ use crate::builtin;
 use crate::cli::{AttachKind, CaptureArgs};
 use crate::commands::require_root;
 use crate::error::{errno_text, Exit, Failure};
-use crate::iface::{self, describe, mode_name, Interface};
+use crate::iface::{self, mode_name, Interface};
 use crate::object::{self, Selection, Source};
 use crate::signals;
 use pcap::PcapWriter;
@@ -39,7 +39,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     // The program must come off when capture ends, even by SIGKILL: only
     // a bpf_link owned by this process does that.
     crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
-    refuse_if_busy(&iface)?;
+    attach::refuse_if_busy(
+        &iface,
+        "capture",
+        &format!("or watch what it passes with tcpdump -i {}", iface.name),
+    )?;
     let stop = signals::stop_requests()?;
 
     // The file comes first: a path that cannot be written changes nothing.
@@ -85,26 +89,6 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
 fn interface_names() -> String {
     let names: Vec<String> = iface::all().into_iter().map(|i| i.name).collect();
     names.join(", ")
-}
-
-/// Capture owns its own XDP program, so the interface must have none.
-fn refuse_if_busy(iface: &Interface) -> Result<(), Failure> {
-    let attached = iface::attached(iface.index)?;
-    let Some(first) = attached.first() else {
-        return Ok(());
-    };
-    Err(Failure::new(
-        Exit::Xdp,
-        format!(
-            "{} already runs XDP program {}: capture attaches a program of its own",
-            iface.name,
-            describe(first)
-        ),
-    )
-    .hint(format!(
-        "remove it first (xdp-loader unload {0}), or watch what it passes with tcpdump -i {0}",
-        iface.name
-    )))
 }
 
 #[derive(Default)]

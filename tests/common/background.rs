@@ -41,6 +41,17 @@ impl Background {
         Background::spawn_command(command)
     }
 
+    /// Starts `xdp-loader ARGS` inside network namespace `netns` (`ip
+    /// netns exec` execs it: signals reach xdp-loader itself).
+    pub fn spawn_inside(netns: &str, args: &[&str]) -> Background {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", netns, loader_path()])
+            .args(args)
+            .stdin(Stdio::null());
+        Background::spawn_command(command)
+    }
+
     /// Starts any command (an example program), its stdout and stderr
     /// read line by line; its stdin is what `command` says.
     pub fn spawn_command(mut command: Command) -> Background {
