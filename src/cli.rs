@@ -554,6 +554,52 @@ pub enum TestenvCommand {
         /// Environment whose namespace receives.
         env2: String,
     },
+    /// Tear the environment down and set it up again (same name, same options unless given).
+    Reset {
+        #[command(flatten)]
+        env: EnvName,
+        /// Also configure IPv4 (kept if the environment had it).
+        #[arg(long)]
+        legacy_ip: bool,
+        /// Also create VLAN interfaces (kept if the environment had them).
+        #[arg(long)]
+        vlan: bool,
+    },
+    /// `xdp-loader load` on the environment, maps pinned in /sys/fs/bpf/NAME:
+    /// `testenv load -- FILE|BUILTIN [LOAD OPTIONS]`, e.g. `t load -- xdp_prog_kern.o -n xdp_parser_func`.
+    Load {
+        #[command(flatten)]
+        env: EnvName,
+        /// The object and `xdp-loader load` options (after `--`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "LOAD ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `xdp-loader unload` on the environment (its map pins go too): `testenv unload [-- UNLOAD OPTIONS]`.
+    Unload {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "UNLOAD ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `xdp-loader stats` of the environment's pinned xdp_stats_map: `testenv stats [-- STATS OPTIONS]`.
+    Stats {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "STATS ARGS"
+        )]
+        args: Vec<String>,
+    },
 }
 
 /// `xdp-loader bench PROGRAM` measures one program's per-packet cost;
