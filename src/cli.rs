@@ -61,6 +61,8 @@ pub enum Command {
     Map(MapArgs),
     /// What this kernel can do (XDP link, trampolines, frags, ...), probed by trying; with IFNAME, the device's XDP features.
     Features(FeaturesArgs),
+    /// Grade a lesson's assignments on real traffic in a private test environment: PASS or FAIL each.
+    Check(CheckArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -469,6 +471,24 @@ pub struct StatusArgs {
     pub ifname: Option<String>,
 
     /// Machine-readable output (schema in README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Lessons: basic02, basic03, packet01, packet02, packet03. \
+                  Exit status: 0 every assignment passes, 1 one or more FAIL (or the check could not run), 2 usage."
+)]
+pub struct CheckArgs {
+    /// The lesson whose assignments are checked.
+    pub lesson: String,
+
+    /// The student's object (default: the lesson's built-in reference solution).
+    #[arg(value_name = "FILE.o")]
+    pub file: Option<PathBuf>,
+
+    /// One JSON object with every assignment's result (schema in README).
     #[arg(long)]
     pub json: bool,
 }

@@ -29,11 +29,13 @@
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
+//! - `check`: grades a lesson's assignments on real traffic in a private environment
 
 pub mod attach;
 pub mod bench;
 pub mod builtin;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod elf;
@@ -83,5 +85,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Capture(args) => capture::run(args),
         Command::Map(args) => mapcmd::run(&args.command),
         Command::Features(args) => features::run(args),
+        Command::Check(args) => check::run(args),
     }
 }

@@ -34,6 +34,8 @@ mod state;
 mod tutorial;
 
 use cmd::*;
+// `check` builds its private namespaces with the same tools.
+pub(crate) use cmd::{in_netns, ip, ip_in, on_thread_in_netns};
 use env::*;
 use inspect::*;
 use setup::*;
