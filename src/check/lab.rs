@@ -155,7 +155,6 @@ impl Lab {
                 ],
             )?;
         }
-        in_netns(&a, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
         self.ifindex_out = on_thread_in_netns(&a, || Ok(iface::resolve("out")?.index))?;
         let pass = object::load(
             &Source::Builtin(builtin::find("xdp_pass").expect("built-in xdp_pass")),
@@ -199,6 +198,13 @@ impl Lab {
         work: impl FnOnce() -> Result<T, Failure> + Send,
     ) -> Result<T, Failure> {
         on_thread_in_netns(&self.ns[0], work)
+    }
+
+    /// IPv4 forwarding in namespace A, on until the guard drops
+    /// (bpf_fib_lookup answers "forwarding disabled" without it).
+    pub fn forwarding(&self) -> Result<Forwarding<'_>, Failure> {
+        in_netns(&self.ns[0], "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+        Ok(Forwarding(&self.ns[0]))
     }
 
     /// `/proc/net/snmp` of namespace A: the kernel's own forwarding counter.
@@ -248,6 +254,14 @@ impl Lab {
             .filter_map(|f| Some((tag_of(&f)?, f)))
             .filter(|(id, _)| *id != MARKER)
             .collect())
+    }
+}
+
+pub struct Forwarding<'a>(&'a str);
+
+impl Drop for Forwarding<'_> {
+    fn drop(&mut self) {
+        let _ = in_netns(self.0, "sysctl", &["-qw", "net.ipv4.ip_forward=0"]);
     }
 }
 

@@ -47,6 +47,15 @@ pub const LESSONS: &[Lesson] = &[
     redirecting::PACKET03,
 ];
 
+/// Lessons with nothing kernel-side to grade, and why.
+const NOTHING_TO_CHECK: &[(&str, &str)] = &[
+    ("basic01", "its only assignment is following the README"),
+    (
+        "basic04",
+        "its assignments are user space (the stats reader and the loader), not graded by check",
+    ),
+];
+
 pub fn find(name: &str) -> Option<&'static Lesson> {
     LESSONS.iter().find(|l| l.name == name)
 }
@@ -87,13 +96,44 @@ impl Subject {
     }
 }
 
-/// "xdp_parser_func does not load: <why>; the verifier's last line".
+/// "xdp_parser_func does not load: <why> (the verifier's reason)".
 fn not_loaded(name: &str, failure: &Failure) -> String {
     let mut text = format!("{name} does not load: {}", failure.message);
-    if let Some(last) = failure.details.iter().rev().find(|l| !l.trim().is_empty()) {
-        text += &format!(" ({})", last.trim());
+    let reason = verifier_reason(&failure.details);
+    if !reason.is_empty() {
+        text += &format!(" ({})", reason.join("; "));
     }
     text
+}
+
+/// The verifier's own words: the last lines of its log that are neither
+/// instructions (`6: (69) ...`), source lines (`; ...`) nor its statistics.
+fn verifier_reason(log: &[String]) -> Vec<String> {
+    let is_reason = |line: &&str| {
+        let instruction = line
+            .split(':')
+            .next()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        let noise = [
+            "processed ",
+            "verification time",
+            "stack depth",
+            ";",
+            "verifier log",
+            "failed at instruction",
+        ];
+        !line.is_empty() && !instruction && !noise.iter().any(|n| line.starts_with(n))
+    };
+    let mut reason: Vec<String> = log
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .filter(is_reason)
+        .take(2)
+        .map(str::to_owned)
+        .collect();
+    reason.reverse();
+    reason
 }
 
 /// One assignment's result.
@@ -104,13 +144,26 @@ pub struct Outcome {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
+    if let Some((name, why)) = NOTHING_TO_CHECK
+        .iter()
+        .find(|(name, _)| *name == args.lesson)
+    {
+        match args.json {
+            true => println!(
+                "{}",
+                serde_json::json!({"lesson": name, "passed": 0, "total": 0, "assignments": [], "note": why})
+            ),
+            false => println!("{name}: nothing to check: {why}"),
+        }
+        return Ok(());
+    }
     let lesson = find(&args.lesson).ok_or_else(|| {
         Failure::new(
             Exit::Usage,
             format!("no checkable lesson '{}'", args.lesson),
         )
         .hint(format!(
-            "lessons with kernel-side assignments: {}",
+            "check grades: {} (and basic01, basic04: nothing kernel-side to grade)",
             LESSONS
                 .iter()
                 .map(|l| l.name)
@@ -267,6 +320,28 @@ mod tests {
         assert_eq!(
             line(3, "t", &Err("seq 2 passed".into())),
             "assignment 3: t: FAIL, seq 2 passed"
+        );
+    }
+
+    #[test]
+    fn the_verifier_reason_is_its_words_not_its_statistics() {
+        let log: Vec<String> = [
+            "failed at instruction 6: (69) r1 = *(u16 *)(r7 +12)",
+            "verifier log (last 8 lines):",
+            "  5: (2d) if r1 > r6 goto pc+3          ; R1=pkt(off=1,r=1)",
+            "  ; return eth->h_proto; @ xdp_parser.bpf.c:43",
+            "  invalid access to packet, off=12 size=2, R7(id=0,off=12,r=1)",
+            "  R7 offset is outside of the packet",
+            "  processed 7 insns (limit 1000000) max_states_per_insn 0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            verifier_reason(&log),
+            [
+                "invalid access to packet, off=12 size=2, R7(id=0,off=12,r=1)",
+                "R7 offset is outside of the packet"
+            ]
         );
     }
 

@@ -95,10 +95,10 @@ fn echo(subject: &Subject) -> Result<(), String> {
                 frames::mac_text(&MAC_XDP),
                 frames::mac_text(&MAC_PEER)
             )),
+            (_, Some((icmp, _))) if icmp[0] != want[0] => wrong.push(format!("the {what} reply has ICMP type {} (expected {})", icmp[0], want[0])),
             (_, Some((_, got_ips))) if format!("{got_ips:?}") != format!("{:?}", swap(*ips)) => {
                 wrong.push(format!("the {what} reply's IP addresses are not the request's swapped"))
             }
-            (_, Some((icmp, _))) if icmp[0] != want[0] => wrong.push(format!("the {what} reply has ICMP type {} (expected {})", icmp[0], want[0])),
             (_, Some((icmp, _))) if icmp != want.as_slice() || !frames::l4_checksum_ok(got) => {
                 wrong.push(format!("the {what} reply's checksum does not verify (or its id, sequence or data changed)"))
             }
@@ -221,6 +221,9 @@ fn redirect_map(subject: &Subject) -> Result<(), String> {
 
 fn router(subject: &Subject) -> Result<(), String> {
     subject.attach("xdp_router_func")?;
+    // Forwarding on only here: elsewhere a passed frame for another
+    // address would be forwarded (or answered with an ICMP redirect).
+    let _forwarding = subject.lab.forwarding().map_err(|f| f.message)?;
     let ips = Ips::v4(IP4_PEER, IP4_SINK);
     let frame = ethernet(
         MAC_XDP,

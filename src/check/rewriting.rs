@@ -125,7 +125,10 @@ fn vlans(subject: &Subject, cases: &[(&Tags, &Tags)]) -> Result<(), String> {
         .map_err(|f| f.message)?;
     let mut wrong = Vec::new();
     for (i, (sent, want)) in cases.iter().enumerate() {
-        let what = format!("a frame with VLAN tags {}", tags_text(sent));
+        let what = match sent.is_empty() {
+            true => "an untagged frame".to_owned(),
+            false => format!("a frame tagged {}", tags_text(sent)),
+        };
         let Some(got) = seen.get(&(i as u32)) else {
             wrong.push(format!("{what} was dropped"));
             continue;
@@ -136,13 +139,13 @@ fn vlans(subject: &Subject, cases: &[(&Tags, &Tags)]) -> Result<(), String> {
         let got_tags = parse(got).map(|p| p.tags).unwrap_or_default();
         wrong.push(match got_tags == *want {
             true => format!(
-                "{what} arrived with tags {} as expected, but the rest of the frame changed",
-                tags_text(want)
+                "{what} arrived {} as expected, but the rest of the frame changed",
+                tagged_text(want)
             ),
             false => format!(
-                "{what} arrived with tags {} (expected {})",
-                tags_text(&got_tags),
-                tags_text(want)
+                "{what} arrived {} (expected {})",
+                tagged_text(&got_tags),
+                tagged_text(want)
             ),
         });
     }
@@ -152,10 +155,15 @@ fn vlans(subject: &Subject, cases: &[(&Tags, &Tags)]) -> Result<(), String> {
     }
 }
 
-fn tags_text(tags: &[(u16, u16)]) -> String {
-    if tags.is_empty() {
-        return "none".into();
+/// "untagged" or "tagged 0x8100/vid 1".
+fn tagged_text(tags: &Tags) -> String {
+    match tags.is_empty() {
+        true => "untagged".into(),
+        false => format!("tagged {}", tags_text(tags)),
     }
+}
+
+fn tags_text(tags: &Tags) -> String {
     tags.iter()
         .map(|(tpid, tci)| format!("{tpid:#06x}/vid {}", tci & 0x0fff))
         .collect::<Vec<_>>()
