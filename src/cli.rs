@@ -546,6 +546,10 @@ pub enum TestenvCommand {
         /// Number of echo requests.
         #[arg(short, long, default_value = "3", value_parser = crate::numbers::count)]
         count: u64,
+        /// Echo requests tagged with VLAN 1, sent from a raw socket on veth0 (no 802.1Q
+        /// module needed); says which of them passed the outside end's XDP program.
+        #[arg(long)]
+        vlan: bool,
     },
     /// Run a command inside the namespace: `testenv exec -- CMD ARGS`.
     Exec {

@@ -15,7 +15,7 @@ mod lab;
 mod parsing;
 mod redirecting;
 mod rewriting;
-mod wire;
+pub(crate) mod wire;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -32,6 +32,7 @@ mod redirect_pair;
 mod setup;
 mod state;
 mod tutorial;
+mod vlan_ping;
 
 use cmd::*;
 // `check` builds its private namespaces with the same tools.
@@ -69,7 +70,14 @@ pub fn run(cmd: &TestenvCommand) -> anyhow::Result<()> {
             env,
             legacy_ip,
             count,
+            vlan: false,
         } => ping(&state, env, *legacy_ip, *count),
+        TestenvCommand::Ping {
+            env,
+            legacy_ip,
+            count,
+            vlan: true,
+        } => vlan_ping::ping(&state, env, *legacy_ip, *count),
         TestenvCommand::Exec { env, command } => {
             let env = live_env(&state, env, "exec")?;
             exec_inside(&env, command)

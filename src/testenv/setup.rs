@@ -24,6 +24,7 @@ pub(crate) fn setup(
     refuse_existing(state, &name)?;
 
     state.create_dir()?;
+    let numbering = state.lock()?;
     let num = state.next_num()?;
     let env = Env {
         name,
@@ -40,6 +41,7 @@ pub(crate) fn setup(
     state.set_highest(num)?;
     // Saved first: if setup is interrupted, teardown still finds it.
     state.save(&env)?;
+    drop(numbering);
     if let Err(mut failure) = create(&env) {
         undo(state, &env);
         failure.message = format!("cannot set up '{}': {}", env.name, failure.message);

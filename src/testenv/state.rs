@@ -99,6 +99,18 @@ impl State {
         Ok(())
     }
 
+    /// Holds the state directory's lock until dropped: two `setup`s at
+    /// once (two students, two walk-throughs) get different numbers.
+    pub(crate) fn lock(&self) -> Result<fs::File, Failure> {
+        let path = self.dir.join("lock");
+        let file = fs::File::create(&path).map_err(|e| io_failure("cannot create", &path, e))?;
+        // SAFETY: flock on an fd this function owns.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) } != 0 {
+            return Err(io_failure("cannot lock", &path, io::Error::last_os_error()));
+        }
+        Ok(file)
+    }
+
     /// The number for a new environment: one more than the highest used.
     pub(crate) fn next_num(&self) -> Result<u32, Failure> {
         let path = self.dir.join("highest");
