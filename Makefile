@@ -645,6 +645,8 @@ maps:
 	step "step 7: unload (the pins go too) and tear down"; \
 	run xdp-loader unload $(MAPS_ENV); \
 	run xdp-loader testenv teardown --name $(MAPS_ENV); \
+	step "step 8: grade the lesson's assignments (counts read through the outer maps); yours: xdp-loader check maps FILE.o"; \
+	run xdp-loader check maps; \
 	printf '\nmaps done.\n'
 
 clean: cargo-check

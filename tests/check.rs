@@ -329,6 +329,26 @@ fn packet03_can_fail() {
     );
 }
 
+#[test]
+fn maps_can_fail() {
+    lesson_can_fail(
+        "maps",
+        "xdp_map_in_map",
+        &[
+            ("counters_protocol_0", 1, &[("inner = bpf_map_lookup_elem(&counters, &slot);\n\tif (inner)\n\t\tcount(inner, proto, bytes);", "inner = bpf_map_lookup_elem(&counters, &slot);\n\tif (inner)\n\t\tcount(inner, 0, bytes);")]),
+            ("by_ifindex_key_0", 2, &[("bpf_map_lookup_elem(&counters_by_ifindex, &ifindex)", "bpf_map_lookup_elem(&counters_by_ifindex, &slot)")]),
+            (
+                "by_ifindex_counted_twice",
+                2,
+                &[(
+                    "inner = bpf_map_lookup_elem(&counters_by_ifindex, &ifindex);\n\tif (inner)\n\t\tcount(inner, proto, bytes);",
+                    "inner = bpf_map_lookup_elem(&counters_by_ifindex, &ifindex);\n\tif (inner) {\n\t\tcount(inner, proto, bytes);\n\t\tcount(inner, proto, bytes);\n\t}",
+                )],
+            ),
+        ],
+    );
+}
+
 /// A program that does not load fails assignment 1 with the verifier's
 /// reason, and every other assignment says it was not checked.
 #[test]
@@ -404,6 +424,7 @@ fn starters_fail_what_they_leave_open() {
         ("packet01", "xdp_parser", &[1, 2, 3, 4, 5]),
         ("packet02", "xdp_rewrite", &[1, 2, 3]),
         ("packet03", "xdp_redirect", &[1, 2, 3, 4]),
+        ("maps", "xdp_map_in_map", &[1, 2]),
     ];
     for (lesson, program, open) in open {
         let dir = lessons.join(lesson);

@@ -2,7 +2,8 @@
 //! real traffic, in a private test environment of its own (`lab`).
 //!
 //! Each lesson family has a module: `basic` (basic02, basic03), `parsing`
-//! (packet01), `rewriting` (packet02), `redirecting` (packet03). Each
+//! (packet01), `rewriting` (packet02), `redirecting` (packet03),
+//! `map_in_map` (the maps lesson). Each
 //! lists its assignments' titles (the C tutorial's assignments, as in
 //! `lessons/<lesson>/assignments.txt`) and checks one by number, with
 //! frames built in `frames`, sent and watched through packet sockets
@@ -12,6 +13,7 @@
 mod basic;
 pub mod frames;
 mod lab;
+mod map_in_map;
 mod parsing;
 mod redirecting;
 mod rewriting;
@@ -45,6 +47,7 @@ pub const LESSONS: &[Lesson] = &[
     parsing::PACKET01,
     rewriting::PACKET02,
     redirecting::PACKET03,
+    map_in_map::MAPS,
 ];
 
 /// Lessons with nothing kernel-side to grade, and why.
