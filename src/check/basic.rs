@@ -1,8 +1,6 @@
 //! basic02 (programs picked by name: drop, abort) and basic03 (counting in
 //! xdp_stats_map: bytes, the verdict's slot, per-CPU).
 
-use std::os::fd::AsFd;
-
 use libbpf_rs::{MapCore, MapFlags, MapType};
 
 use super::frames::{
@@ -149,7 +147,6 @@ fn read_stats(subject: &Subject) -> Result<(MapType, u32, Vec<Slot>), String> {
         .find(|m| m.name() == "xdp_stats_map")
         .ok_or("the object has no map xdp_stats_map")?;
     let handle = libbpf_rs::MapHandle::try_from(&map).map_err(|e| format!("xdp_stats_map: {e}"))?;
-    let _ = handle.as_fd();
     let (kind, size) = (handle.map_type(), handle.value_size());
     let mut slots = Vec::new();
     for key in 0..5u32 {
@@ -200,10 +197,7 @@ fn check_basic03(subject: &Subject, number: usize) -> Result<(), String> {
         })
         .collect();
     let (_, _, before) = read_stats(subject)?;
-    let seen = subject
-        .lab
-        .exchange(&frames, Watch::Xdp, frames.len())
-        .map_err(|f| f.message)?;
+    let seen = subject.expect_all(&frames, Watch::Xdp)?;
     let (kind, size, after) = read_stats(subject)?;
     if seen.len() != frames.len() {
         return Err(format!(

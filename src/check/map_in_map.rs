@@ -142,10 +142,7 @@ fn check(subject: &Subject, number: usize) -> Result<(), String> {
     want[4] = (1, marker_len);
 
     let before = read(&inner)?;
-    subject
-        .lab
-        .exchange(&frames, Watch::Xdp, frames.len())
-        .map_err(|f| f.message)?;
+    subject.expect_all(&frames, Watch::Xdp)?;
     let after = read(&inner)?;
     let got: Vec<(u64, u64)> = after
         .iter()

@@ -99,6 +99,19 @@ impl Subject {
     }
 }
 
+impl Subject {
+    /// Sends `frames` and returns those seen at `watch`, waiting for all of them.
+    fn expect_all(
+        &self,
+        frames: &[(u32, Vec<u8>)],
+        watch: lab::Watch,
+    ) -> Result<HashMap<u32, Vec<u8>>, String> {
+        self.lab
+            .exchange(frames, watch, frames.len())
+            .map_err(|f| f.message)
+    }
+}
+
 /// "xdp_parser_func does not load: <why> (the verifier's reason)".
 fn not_loaded(name: &str, failure: &Failure) -> String {
     let mut text = format!("{name} does not load: {}", failure.message);

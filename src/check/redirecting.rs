@@ -69,10 +69,7 @@ fn echo(subject: &Subject) -> Result<(), String> {
             )
         })
         .collect();
-    let seen = subject
-        .lab
-        .exchange(&frames, Watch::Peer, frames.len())
-        .map_err(|f| f.message)?;
+    let seen = subject.expect_all(&frames, Watch::Peer)?;
     let mut wrong = Vec::new();
     for (i, (what, ips, _)) in cases.iter().enumerate() {
         let Some(got) = seen.get(&(i as u32)) else {
@@ -152,10 +149,7 @@ fn to_sink(subject: &Subject, src: [u8; 6], count: u32) -> Result<Vec<String>, S
     let frames: Vec<(u32, Vec<u8>)> = (0..count)
         .map(|i| (i, ethernet(MAC_XDP, src, &[], ETH_P_LOCAL, &tag(i))))
         .collect();
-    let seen = subject
-        .lab
-        .exchange(&frames, Watch::Sink, frames.len())
-        .map_err(|f| f.message)?;
+    let seen = subject.expect_all(&frames, Watch::Sink)?;
     let mut wrong = Vec::new();
     if seen.len() < frames.len() {
         wrong.push(format!(

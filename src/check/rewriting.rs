@@ -77,10 +77,7 @@ fn ports(subject: &Subject) -> Result<(), String> {
         .enumerate()
         .map(|(i, (_, f))| (i as u32, f.clone()))
         .collect();
-    let seen = subject
-        .lab
-        .exchange(&frames, Watch::Xdp, frames.len())
-        .map_err(|f| f.message)?;
+    let seen = subject.expect_all(&frames, Watch::Xdp)?;
     let mut wrong = Vec::new();
     for (i, (what, _)) in sent.iter().enumerate() {
         let Some(got) = seen.get(&(i as u32)) else {
@@ -119,10 +116,7 @@ fn vlans(subject: &Subject, cases: &[(&Tags, &Tags)]) -> Result<(), String> {
         .enumerate()
         .map(|(i, (sent, _))| (i as u32, tagged(sent, i as u32)))
         .collect();
-    let seen = subject
-        .lab
-        .exchange(&frames, Watch::Xdp, frames.len())
-        .map_err(|f| f.message)?;
+    let seen = subject.expect_all(&frames, Watch::Xdp)?;
     let mut wrong = Vec::new();
     for (i, (sent, want)) in cases.iter().enumerate() {
         let what = match sent.is_empty() {
