@@ -349,6 +349,87 @@ fn maps_can_fail() {
     );
 }
 
+/// tracing01 has no built-in in the lesson's shape: the reference is
+/// this, the C tutorial's solution (its starter leaves the body empty).
+const TRACING01_SOLUTION: &str = r#"
+#include "vmlinux_xdp.h"
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, __s32);
+	__type(value, __u64);
+	__uint(max_entries, 10);
+} xdp_stats_map SEC(".maps");
+
+struct xdp_exception_ctx {
+	__u64 __common;
+	__s32 prog_id;
+	__u32 act;
+	__s32 ifindex;
+};
+
+SEC("tracepoint/xdp/xdp_exception")
+int trace_xdp_exception(struct xdp_exception_ctx *ctx)
+{
+	__s32 key = ctx->ifindex;
+	__u64 *count = bpf_map_lookup_elem(&xdp_stats_map, &key);
+	__u64 one = 1;
+
+	if (count) {
+		*count += 1;
+		return 0;
+	}
+	bpf_map_update_elem(&xdp_stats_map, &key, &one, BPF_NOEXIST);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+#[test]
+fn tracing01_can_fail() {
+    if !privileged() {
+        return;
+    }
+    // No built-in: a usage error that says to give the object.
+    let run = common::loader(&["check", "tracing01"]).fails_with(2);
+    assert!(run.hint().contains("check tracing01 FILE.o"), "{run:?}");
+    let variants: &[(&str, &[(&str, &str)])] = &[
+        ("solution", &[]),
+        ("key_0", &[("__s32 key = ctx->ifindex;", "__s32 key = 0;")]),
+        ("counted_twice", &[("*count += 1;", "*count += 2;")]),
+        (
+            "never_inserted",
+            &[(
+                "bpf_map_update_elem(&xdp_stats_map, &key, &one, BPF_NOEXIST);",
+                "",
+            )],
+        ),
+        (
+            "other_tracepoint",
+            &[(
+                "tracepoint/xdp/xdp_exception",
+                "tracepoint/xdp/xdp_redirect",
+            )],
+        ),
+    ];
+    for (name, patches) in variants {
+        let object = compile_lesson_bpf(
+            &format!("check-tracing01-{name}"),
+            &patched(TRACING01_SOLUTION, patches, name),
+        );
+        let (code, report) = check("tracing01", Some(&object));
+        let want = if *name == "solution" {
+            BTreeSet::new()
+        } else {
+            BTreeSet::from([1])
+        };
+        assert_eq!(failed(&report), want, "variant {name}: {report:#}");
+        assert_eq!(code, if want.is_empty() { 0 } else { 1 }, "variant {name}");
+    }
+}
+
 /// A program that does not load fails assignment 1 with the verifier's
 /// reason, and every other assignment says it was not checked.
 #[test]
@@ -425,10 +506,19 @@ fn starters_fail_what_they_leave_open() {
         ("packet02", "xdp_rewrite", &[1, 2, 3]),
         ("packet03", "xdp_redirect", &[1, 2, 3, 4]),
         ("maps", "xdp_map_in_map", &[1, 2]),
+        ("tracing01", "trace_prog", &[1]),
     ];
     for (lesson, program, open) in open {
         let dir = lessons.join(lesson);
-        let (_, report) = check(lesson, None);
+        let starter = std::fs::read_to_string(dir.join(format!("{program}.bpf.c"))).unwrap();
+        let object = compile_lesson_bpf(&format!("starter-{lesson}"), &starter);
+        let (code, report) = check(lesson, Some(&object));
+        assert_eq!(code, 1, "{lesson}: the starter must fail");
+        assert_eq!(
+            failed(&report),
+            open.iter().copied().collect(),
+            "{lesson}: {report:#}"
+        );
         let titles: Vec<String> = report["assignments"]
             .as_array()
             .unwrap()
@@ -440,15 +530,6 @@ fn starters_fail_what_they_leave_open() {
             listed.lines().collect::<Vec<_>>(),
             titles,
             "{lesson}: assignments.txt and the checker disagree"
-        );
-        let starter = std::fs::read_to_string(dir.join(format!("{program}.bpf.c"))).unwrap();
-        let object = compile_lesson_bpf(&format!("starter-{lesson}"), &starter);
-        let (code, report) = check(lesson, Some(&object));
-        assert_eq!(code, 1, "{lesson}: the starter must fail");
-        assert_eq!(
-            failed(&report),
-            open.iter().copied().collect(),
-            "{lesson}: {report:#}"
         );
     }
 }

@@ -12,7 +12,7 @@ use crate::tracefs;
 
 pub const BASIC02: Lesson = Lesson {
     name: "basic02",
-    builtin: "xdp_prog",
+    builtin: Some("xdp_prog"),
     assignments: &[
         "load xdp_drop_func by name: pings are dropped",
         "xdp_abort_func returns XDP_ABORTED: pings are dropped and xdp:xdp_exception fires",
@@ -22,7 +22,7 @@ pub const BASIC02: Lesson = Lesson {
 
 pub const BASIC03: Lesson = Lesson {
     name: "basic03",
-    builtin: "xdp_stats1",
+    builtin: Some("xdp_stats1"),
     assignments: &[
         "xdp_stats_map counts bytes (rx_bytes) next to packets",
         "xdp_stats_record_action() counts every verdict in its own slot",

@@ -100,31 +100,26 @@ impl Lab {
             )?;
             ip_in(ns, &["link", "set", "lo", "up"])?;
         }
-        let pair =
-            |ns: &str, name: &str, mac: [u8; 6], peer: &str, peer_mac: [u8; 6], peer_ns: &str| {
-                ip_in(
-                    ns,
-                    &[
-                        "link",
-                        "add",
-                        "name",
-                        name,
-                        "address",
-                        &frames::mac_text(&mac),
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        peer,
-                        "address",
-                        &frames::mac_text(&peer_mac),
-                        "netns",
-                        peer_ns,
-                    ],
-                )
-            };
-        pair(&a, "tested", MAC_XDP, "peer", MAC_PEER, &b)?;
-        pair(&a, "out", MAC_OUT, "sink", MAC_SINK, &c)?;
+        // `tested` gets an ifindex of its own (from the pid): a tracepoint
+        // counting per ifindex then sees no other namespace's interface 2.
+        let index = tested_ifindex().to_string();
+        let pair = |ns: &str,
+                    name: &str,
+                    mac: [u8; 6],
+                    peer: &str,
+                    peer_mac: [u8; 6],
+                    peer_ns: &str,
+                    index: Option<&str>| {
+            let (mac, peer_mac) = (frames::mac_text(&mac), frames::mac_text(&peer_mac));
+            let mut args = vec!["link", "add", "name", name, "address", &mac];
+            args.extend(index.map(|i| ["index", i]).into_iter().flatten());
+            args.extend([
+                "type", "veth", "peer", "name", peer, "address", &peer_mac, "netns", peer_ns,
+            ]);
+            ip_in(ns, &args)
+        };
+        pair(&a, "tested", MAC_XDP, "peer", MAC_PEER, &b, Some(&index))?;
+        pair(&a, "out", MAC_OUT, "sink", MAC_SINK, &c, None)?;
         for (ns, ifname) in [(&a, "tested"), (&a, "out"), (&b, "peer"), (&c, "sink")] {
             // With VLAN offload a tag would not be in the frame XDP sees.
             let _ = in_netns(
@@ -272,6 +267,11 @@ impl Drop for Lab {
             let _ = ip(&["netns", "del", ns]);
         }
     }
+}
+
+/// The ifindex of `tested`: unique among running `check`s (by pid).
+pub fn tested_ifindex() -> u32 {
+    1_000_000 + std::process::id() % 1_000_000
 }
 
 /// Removes the namespaces of `check` runs that were killed (-9) before

@@ -16,7 +16,7 @@ use super::{Lesson, Subject};
 
 pub const MAPS: Lesson = Lesson {
     name: "maps",
-    builtin: "xdp_map_in_map",
+    builtin: Some("xdp_map_in_map"),
     assignments: &[
         "xdp_proto_count_func counts packets and bytes per IP protocol in the inner map in counters[0]",
         "xdp_proto_count_func also counts in the inner map counters_by_ifindex holds for the ingress interface",

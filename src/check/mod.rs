@@ -3,7 +3,7 @@
 //!
 //! Each lesson family has a module: `basic` (basic02, basic03), `parsing`
 //! (packet01), `rewriting` (packet02), `redirecting` (packet03),
-//! `map_in_map` (the maps lesson). Each
+//! `map_in_map` (the maps lesson), `tracing` (tracing01). Each
 //! lists its assignments' titles (the C tutorial's assignments, as in
 //! `lessons/<lesson>/assignments.txt`) and checks one by number, with
 //! frames built in `frames`, sent and watched through packet sockets
@@ -17,6 +17,7 @@ mod map_in_map;
 mod parsing;
 mod redirecting;
 mod rewriting;
+mod tracing;
 pub(crate) mod wire;
 
 use std::cell::RefCell;
@@ -34,8 +35,9 @@ use lab::Lab;
 /// A lesson that has kernel-side assignments.
 pub struct Lesson {
     pub name: &'static str,
-    /// The built-in reference solution checked when no file is given.
-    pub builtin: &'static str,
+    /// The built-in reference solution checked when no file is given
+    /// (None: the lesson's shape has no built-in; FILE is needed).
+    pub builtin: Option<&'static str>,
     /// Titles of assignments 1, 2, ...
     pub assignments: &'static [&'static str],
     check: fn(&Subject, usize) -> Result<(), String>,
@@ -48,6 +50,7 @@ pub const LESSONS: &[Lesson] = &[
     rewriting::PACKET02,
     redirecting::PACKET03,
     map_in_map::MAPS,
+    tracing::TRACING01,
 ];
 
 /// Lessons with nothing kernel-side to grade, and why.
@@ -189,7 +192,23 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     })?;
     let source = match &args.file {
         Some(path) => Source::File(path.clone()),
-        None => Source::Builtin(builtin::find(lesson.builtin).expect("a lesson's built-in exists")),
+        None => match lesson.builtin {
+            Some(name) => Source::Builtin(builtin::find(name).expect("a lesson's built-in exists")),
+            None => {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "{} has no built-in solution in the lesson's shape",
+                        lesson.name
+                    ),
+                )
+                .hint(format!(
+                    "check your object: xdp-loader check {} FILE.o",
+                    lesson.name
+                ))
+                .into())
+            }
+        },
     };
     if let Source::File(path) = &source {
         refuse_missing(path)?;
@@ -364,7 +383,9 @@ mod tests {
     #[test]
     fn every_lesson_names_a_builtin() {
         for lesson in LESSONS {
-            assert!(builtin::find(lesson.builtin).is_some(), "{}", lesson.name);
+            if let Some(name) = lesson.builtin {
+                assert!(builtin::find(name).is_some(), "{}", lesson.name);
+            }
             assert!(!lesson.assignments.is_empty());
         }
     }

@@ -10,7 +10,7 @@ use super::{verdicts, Lesson, Probe, Subject};
 
 pub const PACKET01: Lesson = Lesson {
     name: "packet01",
-    builtin: "xdp_parser",
+    builtin: Some("xdp_parser"),
     assignments: &[
         "parse_ethhdr() checks the whole Ethernet header: the program loads",
         "parse_ip6hdr(): IPv6 packets that are not ICMPv6 pass",

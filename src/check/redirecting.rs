@@ -16,7 +16,7 @@ use super::{Lesson, Subject};
 
 pub const PACKET03: Lesson = Lesson {
     name: "packet03",
-    builtin: "xdp_redirect",
+    builtin: Some("xdp_redirect"),
     assignments: &[
         "xdp_icmp_echo_func answers ICMP and ICMPv6 echo requests with XDP_TX",
         "xdp_redirect_func sends frames to the interface in redirect_target",

@@ -14,7 +14,7 @@ type Tags = [(u16, u16)];
 
 pub const PACKET02: Lesson = Lesson {
     name: "packet02",
-    builtin: "xdp_rewrite",
+    builtin: Some("xdp_rewrite"),
     assignments: &[
         "xdp_port_rewrite_func: UDP and TCP destination port minus 1, checksum still valid",
         "vlan_tag_pop(): xdp_vlan_swap_func removes the outer VLAN tag of tagged frames",
