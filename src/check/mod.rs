@@ -53,12 +53,24 @@ pub const LESSONS: &[Lesson] = &[
     tracing::TRACING01,
 ];
 
-/// Lessons with nothing kernel-side to grade, and why.
+/// Lessons `check` has nothing to grade in, and why.
 const NOTHING_TO_CHECK: &[(&str, &str)] = &[
     ("basic01", "its only assignment is following the README"),
     (
         "basic04",
         "its assignments are user space (the stats reader and the loader), not graded by check",
+    ),
+    (
+        "tracing02",
+        "its assignments are not graded by check yet: try them with xdp-loader monitor FILE.o",
+    ),
+    (
+        "tracing03",
+        "its assignment is not graded by check yet: try it with xdp-loader trace",
+    ),
+    (
+        "tracing04",
+        "its assignment is not graded by check yet: try it with xdp-loader capture",
     ),
 ];
 
@@ -182,7 +194,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             format!("no checkable lesson '{}'", args.lesson),
         )
         .hint(format!(
-            "check grades: {} (and basic01, basic04: nothing kernel-side to grade)",
+            "check grades: {} (basic01, basic04, tracing02-04: nothing it grades)",
             LESSONS
                 .iter()
                 .map(|l| l.name)
