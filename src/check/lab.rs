@@ -36,6 +36,7 @@ pub const MAC_SINK: [u8; 6] = [2, 0, 0, 0, 0, 0x0d];
 pub const IP4_XDP: &str = "10.200.1.1";
 pub const IP4_PEER: &str = "10.200.1.2";
 pub const IP4_SINK: &str = "10.200.2.2";
+/// IPv6 is off in the lab: these addresses only appear in the frames.
 pub const IP6_PEER: &str = "fc00:dead:beef::2";
 pub const IP6_XDP: &str = "fc00:dead:beef::1";
 
