@@ -611,6 +611,8 @@ tracing04:
 	step "step 4: nothing stays attached after a capture"; \
 	run xdp-loader status $(TRACING04_ENV); \
 	run xdp-loader testenv teardown --name $(TRACING04_ENV); \
+	step "step 5: grade the lesson's assignment (samples read back from the perf buffer); yours: xdp-loader check tracing04 FILE.o"; \
+	run xdp-loader check tracing04; \
 	printf '\ntracing04 done. The capture stays in %s (tcpdump -r, wireshark).\n' "$$pcap"
 
 maps:

@@ -477,7 +477,7 @@ pub struct StatusArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Lessons: basic02, basic03, packet01, packet02, packet03, maps, tracing01 (FILE needed). \
+    after_help = "Lessons: basic02, basic03, packet01, packet02, packet03, maps, tracing01 (FILE needed), tracing04. \
                   Exit status: 0 every assignment passes, 1 one or more FAIL (or the check could not run), 2 usage."
 )]
 pub struct CheckArgs {

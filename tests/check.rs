@@ -349,6 +349,40 @@ fn maps_can_fail() {
     );
 }
 
+#[test]
+fn tracing04_can_fail() {
+    lesson_can_fail(
+        "tracing04",
+        "xdp_capture",
+        &[
+            (
+                "meta_only",
+                1,
+                &[(
+                    "flags = BPF_F_CURRENT_CPU | ((__u64)meta.cap_len << 32);",
+                    "flags = BPF_F_CURRENT_CPU;",
+                )],
+            ),
+            (
+                "pkt_len_without_ethernet",
+                1,
+                &[(
+                    "meta.pkt_len = data_end - data;",
+                    "meta.pkt_len = data_end - data - 14;",
+                )],
+            ),
+            (
+                "no_output",
+                1,
+                &[(
+                    "bpf_perf_event_output(ctx, &capture_events, flags, &meta, sizeof(meta));",
+                    "(void)flags;",
+                )],
+            ),
+        ],
+    );
+}
+
 /// tracing01 has no built-in in the lesson's shape: the reference is
 /// this, the C tutorial's solution (its starter leaves the body empty).
 const TRACING01_SOLUTION: &str = r#"
@@ -507,6 +541,7 @@ fn starters_fail_what_they_leave_open() {
         ("packet03", "xdp_redirect", &[1, 2, 3, 4]),
         ("maps", "xdp_map_in_map", &[1, 2]),
         ("tracing01", "trace_prog", &[1]),
+        ("tracing04", "xdp_capture", &[1]),
     ];
     for (lesson, program, open) in open {
         let dir = lessons.join(lesson);

@@ -3,7 +3,8 @@
 //!
 //! Each lesson family has a module: `basic` (basic02, basic03), `parsing`
 //! (packet01), `rewriting` (packet02), `redirecting` (packet03),
-//! `map_in_map` (the maps lesson), `tracing` (tracing01). Each
+//! `map_in_map` (the maps lesson), `tracing` (tracing01), `capture`
+//! (tracing04). Each
 //! lists its assignments' titles (the C tutorial's assignments, as in
 //! `lessons/<lesson>/assignments.txt`) and checks one by number, with
 //! frames built in `frames`, sent and watched through packet sockets
@@ -11,6 +12,7 @@
 //! the kernel's own sockets, not reported by the program.
 
 mod basic;
+mod capture;
 pub mod frames;
 mod lab;
 mod map_in_map;
@@ -51,6 +53,7 @@ pub const LESSONS: &[Lesson] = &[
     redirecting::PACKET03,
     map_in_map::MAPS,
     tracing::TRACING01,
+    capture::TRACING04,
 ];
 
 /// Lessons `check` has nothing to grade in, and why.
@@ -67,10 +70,6 @@ const NOTHING_TO_CHECK: &[(&str, &str)] = &[
     (
         "tracing03",
         "its assignment is not graded by check yet: try it with xdp-loader trace",
-    ),
-    (
-        "tracing04",
-        "its assignment is not graded by check yet: try it with xdp-loader capture",
     ),
 ];
 
@@ -194,7 +193,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             format!("no checkable lesson '{}'", args.lesson),
         )
         .hint(format!(
-            "check grades: {} (basic01, basic04, tracing02-04: nothing it grades)",
+            "check grades: {} (basic01, basic04, tracing02, tracing03: nothing it grades)",
             LESSONS
                 .iter()
                 .map(|l| l.name)
