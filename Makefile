@@ -20,24 +20,26 @@ BENCH_DEB_PACKAGES := strace
 # the compiler's debug settings, not the tool. BENCH_QUICK=1: a quick check.
 BENCH_LOADER := target/release/xdp-loader
 
-# Test environments used by the walk-through targets.
-DEMO_ENV ?= xdpdemo
-BASIC01_ENV ?= basic01
-BASIC02_ENV ?= basic02
-BASIC03_ENV ?= basic03
-BASIC04_ENV ?= basic04
-PACKET01_ENV ?= packet01
-PACKET02_ENV ?= packet02
-PACKET03_ENV ?= packet03
-TRACING01_ENV ?= tracing01
-TRACING02_ENV ?= tracing02
-TRACING03_ENV ?= tracing03
-TRACING04_ENV ?= tracing04
-MAPS_ENV ?= maps
+# Test environments used by the walk-through targets. ENV=name names them
+# all (make packet01 ENV=alice), so two students on one machine do not
+# collide; lessons with several environments add suffixes to it.
+DEMO_ENV ?= $(or $(ENV),xdpdemo)
+BASIC01_ENV ?= $(or $(ENV),basic01)
+BASIC02_ENV ?= $(or $(ENV),basic02)
+BASIC03_ENV ?= $(or $(ENV),basic03)
+BASIC04_ENV ?= $(or $(ENV),basic04)
+PACKET01_ENV ?= $(or $(ENV),packet01)
+PACKET02_ENV ?= $(or $(ENV),packet02)
+PACKET03_ENV ?= $(or $(ENV),packet03)
+TRACING01_ENV ?= $(or $(ENV),tracing01)
+TRACING02_ENV ?= $(or $(ENV),tracing02)
+TRACING03_ENV ?= $(or $(ENV),tracing03)
+TRACING04_ENV ?= $(or $(ENV),tracing04)
+MAPS_ENV ?= $(or $(ENV),maps)
 # tracing02 redirects between two environments.
 T02_L := $(TRACING02_ENV)l
 T02_R := $(TRACING02_ENV)r
-TRACING04_PCAP ?= /tmp/xdp-tutorial-tracing04.pcap
+TRACING04_PCAP ?= /tmp/xdp-tutorial-$(TRACING04_ENV).pcap
 # A new link's IPv6 stack sends a few reports of its own in its first
 # seconds; the tracing walk-throughs wait for them so only the pings show.
 SETTLE := sleep 3
@@ -100,6 +102,22 @@ PACKET_WALK := $(WALK); \
 		for _ in $$(seq 50); do grep -q 'listening on' "$$cap_err" && break; sleep 0.1; done; }; \
 	captured() { wait $$cap_pid || true; echo "(tcpdump saw:)"; cat "$$cap_out"; rm -f "$$cap_out" "$$cap_err"; }; \
 	has_vlan() { [ -d /proc/net/vlan ] || { modprobe -q 8021q 2>/dev/null && [ -d /proc/net/vlan ]; }; }
+
+# What the walk-throughs assert (README: "Walk-throughs that check").
+# `replies WANT CMD...` runs a ping command and fails unless exactly WANT
+# replies came back. `verdicts ENV ACTION WANT` fails unless the program on
+# ENV counted WANT packets under ACTION in its xdp_stats_map (WANT+ : at
+# least WANT, where the link's own IPv6 reports may add to the count).
+CHECK_WALK := \
+	replies() { local want=$$1 out got; shift; printf '$$ %s\n' "$$*"; out=$$("$$@" 2>&1) || true; echo "$$out"; \
+		got=$$(sed -n 's/.*, \([0-9]*\) received.*/\1/p' <<<"$$out"); got=$${got:-0}; \
+		if [ "$$got" != "$$want" ]; then echo "UNEXPECTED: $$got replies, expected $$want" >&2; return 1; fi; \
+		echo "($$got replies, as the lesson says)"; }; \
+	verdicts() { local env=$$1 action=$$2 want=$$3 got; \
+		got=$$(xdp-loader stats "$$env" --count 1 --json | sed -n "s/.*\"$$action\":{\"packets\":\([0-9]*\).*/\1/p"); got=$${got:-0}; \
+		case $$want in *+) [ "$$got" -ge "$${want%+}" ];; *) [ "$$got" -eq "$$want" ];; esac || \
+			{ echo "UNEXPECTED: the program on $$env counted $$got $$action, expected $$want" >&2; return 1; }; \
+		echo "(xdp_stats_map on $$env: $$action $$got, as the lesson says: $$want)"; }
 
 # A walk-through's own environments: leftovers of an earlier run are
 # removed first, and the trap removes them again however the run ends.
@@ -319,7 +337,7 @@ demo:
 basic01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call fresh_env,$(BASIC01_ENV)); \
+	@$(WALK); $(CHECK_WALK); $(call fresh_env,$(BASIC01_ENV)); \
 	step "basic01, step 1: a test environment (the interface $(BASIC01_ENV) out here, veth0 inside the namespace)"; \
 	run xdp-loader testenv setup --name $(BASIC01_ENV); \
 	step "step 2: load the lesson's program (built-in xdp_pass: xdp_prog_simple returns XDP_PASS) in native mode"; \
@@ -329,7 +347,7 @@ basic01:
 	run ip link show dev $(BASIC01_ENV); \
 	run bpftool net show dev $(BASIC01_ENV); \
 	step "step 4: traffic still flows: XDP_PASS hands every packet to the stack"; \
-	run xdp-loader testenv ping --name $(BASIC01_ENV) -c 2; \
+	replies 2 xdp-loader testenv ping --name $(BASIC01_ENV) -c 2; \
 	step "step 5: unload"; \
 	run xdp-loader unload $(BASIC01_ENV); \
 	run xdp-loader status $(BASIC01_ENV); \
@@ -340,7 +358,7 @@ basic01:
 basic02:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call fresh_env,$(BASIC02_ENV)); \
+	@$(WALK); $(CHECK_WALK); $(call fresh_env,$(BASIC02_ENV)); \
 	step "basic02, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(BASIC02_ENV); \
 	step "step 2: one object, three programs: without -n the first XDP program (xdp_pass_func) is picked"; \
@@ -355,46 +373,52 @@ basic02:
 	step "step 5: xdp_abort_func returns XDP_ABORTED: dropped too, and the xdp:xdp_exception tracepoint fires"; \
 	run xdp-loader load -F $(BASIC02_ENV) xdp_prog -n xdp_abort_func; \
 	expect_fail 1 xdp-loader testenv ping --name $(BASIC02_ENV) -c 2; \
+	verdicts $(BASIC02_ENV) XDP_DROP 2+; verdicts $(BASIC02_ENV) XDP_ABORTED 2+; \
 	step "step 6: -m skb (generic XDP) with --force: the native program is taken off first (cross-mode fallback)"; \
 	run xdp-loader load -F -m skb $(BASIC02_ENV) xdp_prog -n xdp_pass_func; \
 	run xdp-loader status $(BASIC02_ENV); \
-	run xdp-loader testenv ping --name $(BASIC02_ENV) -c 2; \
+	replies 2 xdp-loader testenv ping --name $(BASIC02_ENV) -c 2; \
 	step "step 7: unload"; \
 	run xdp-loader unload $(BASIC02_ENV); \
-	step "step 8: tear the environment down"; \
+	step "step 8: grade the lesson's assignments (here on the built-in solution; yours: xdp-loader check basic02 FILE.o)"; \
+	run xdp-loader check basic02; \
+	step "step 9: tear the environment down"; \
 	run xdp-loader testenv teardown --name $(BASIC02_ENV); \
 	printf '\nbasic02 done.\n'
 
 basic03:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call fresh_env,$(BASIC03_ENV)); \
+	@$(WALK); $(CHECK_WALK); $(call fresh_env,$(BASIC03_ENV)); \
 	step "basic03, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(BASIC03_ENV); \
 	step "step 2: load xdp_stats1: it counts every packet in xdp_stats_map, pinned at /sys/fs/bpf/$(BASIC03_ENV)/"; \
 	run xdp-loader load $(BASIC03_ENV) xdp_stats1; \
 	run bpftool map show pinned /sys/fs/bpf/$(BASIC03_ENV)/xdp_stats_map; \
 	step "step 3: 5 pings from the namespace, then one sample: XDP_PASS counts the echo requests"; \
-	run xdp-loader testenv ping --name $(BASIC03_ENV) -c 5; \
+	replies 5 xdp-loader testenv ping --name $(BASIC03_ENV) -c 5; \
 	run xdp-loader stats $(BASIC03_ENV) --count 1; \
+	verdicts $(BASIC03_ENV) XDP_PASS 5+; \
 	step "step 4: the same numbers as JSON, for scripts"; \
 	run xdp-loader stats $(BASIC03_ENV) --count 1 --json; \
 	step "step 5: unload (the map pin goes too) and tear down"; \
 	run xdp-loader unload $(BASIC03_ENV); \
 	run xdp-loader testenv teardown --name $(BASIC03_ENV); \
+	step "step 6: grade the lesson's assignments (here on the built-in solution; yours: xdp-loader check basic03 FILE.o)"; \
+	run xdp-loader check basic03; \
 	printf '\nbasic03 done.\n'
 
 basic04:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call fresh_env,$(BASIC04_ENV)); \
+	@$(WALK); $(CHECK_WALK); $(call fresh_env,$(BASIC04_ENV)); \
 	step "basic04, step 1: a test environment, and xdp_pass_func (it counts its verdict) loaded"; \
 	run xdp-loader testenv setup --name $(BASIC04_ENV); \
 	run xdp-loader load $(BASIC04_ENV) xdp_prog -n xdp_pass_func; \
 	step "step 2: stats runs as its own process, reading the pinned map every 2 s (rows only: --quiet)"; \
 	printf '$$ %s\n' "xdp-loader stats $(BASIC04_ENV) --interval 2 --quiet &"; \
 	xdp-loader stats $(BASIC04_ENV) --interval 2 --quiet & stats=$$!; \
-	run xdp-loader testenv ping --name $(BASIC04_ENV) -c 3; \
+	replies 3 xdp-loader testenv ping --name $(BASIC04_ENV) -c 3; \
 	step "step 3: reload with --force: the pinned map is reused, so the counters carry on"; \
 	run xdp-loader load -F $(BASIC04_ENV) xdp_prog -n xdp_drop_func; \
 	expect_fail 1 xdp-loader testenv ping --name $(BASIC04_ENV) -c 3; \
@@ -402,6 +426,12 @@ basic04:
 	step "step 4: unload --keep-maps keeps the pin; stats --pin-path reads the final counts"; \
 	run xdp-loader unload --keep-maps $(BASIC04_ENV); \
 	run xdp-loader stats --pin-path /sys/fs/bpf/$(BASIC04_ENV) --count 1; \
+	echo "(the counters carried on through the reload: both programs' packets are in the one map)"; \
+	got=$$(xdp-loader stats --pin-path /sys/fs/bpf/$(BASIC04_ENV) --count 1 --json); \
+	for action in XDP_PASS XDP_DROP; do \
+		n=$$(sed -n "s/.*\"$$action\":{\"packets\":\([0-9]*\).*/\1/p" <<<"$$got"); \
+		[ "$${n:-0}" -ge 3 ] || { echo "UNEXPECTED: $$action counted $${n:-0}, expected at least 3" >&2; exit 1; }; \
+	done; \
 	step "step 5: remove the pin by hand and tear down"; \
 	run rm /sys/fs/bpf/$(BASIC04_ENV)/xdp_stats_map; \
 	run xdp-loader testenv teardown --name $(BASIC04_ENV); \
@@ -410,42 +440,47 @@ basic04:
 packet01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call fresh_envs,$(PACKET01_ENV) $(PACKET01_ENV)v); \
+	@$(PACKET_WALK); $(CHECK_WALK); $(call fresh_envs,$(PACKET01_ENV) $(PACKET01_ENV)v); \
 	step "packet01, step 1: a test environment with IPv6 and, with --legacy-ip, IPv4"; \
 	run xdp-loader testenv setup --name $(PACKET01_ENV) --legacy-ip; \
 	step "step 2: load xdp_parser: it parses Ethernet, up to two VLAN tags, IPv4/IPv6 and ICMP/ICMPv6, and drops echo requests with an even sequence number"; \
 	run xdp-loader load $(PACKET01_ENV) xdp_parser; \
 	step "step 3: 6 pings over IPv6: only icmp_seq 1, 3 and 5 are answered. tcpdump on $(PACKET01_ENV) runs after XDP: it sees only those 3 requests"; \
 	capture -n -i $(PACKET01_ENV) -Q in -c 3 'icmp6 and ip6[40] == 128'; \
-	run xdp-loader testenv ping --name $(PACKET01_ENV) -c 6; \
+	replies 3 xdp-loader testenv ping --name $(PACKET01_ENV) -c 6; \
 	captured; \
 	step "step 4: the same over IPv4 (its header length varies: the parser reads it from ihl)"; \
 	capture -n -i $(PACKET01_ENV) -Q in -c 3 'icmp[icmptype] == icmp-echo'; \
-	run xdp-loader testenv ping --name $(PACKET01_ENV) --legacy-ip -c 6; \
+	replies 3 xdp-loader testenv ping --name $(PACKET01_ENV) --legacy-ip -c 6; \
 	captured; \
 	step "step 5: the verdicts as counted by the program: XDP_DROP 6 (3 + 3 even requests)"; \
 	run xdp-loader stats $(PACKET01_ENV) --count 1; \
+	verdicts $(PACKET01_ENV) XDP_DROP 6; \
 	step "step 6: through a VLAN (testenv setup --vlan: 802.1Q devices on both ends)"; \
 	if has_vlan; then \
 		run xdp-loader testenv setup --name $(PACKET01_ENV)v --vlan; \
 		run xdp-loader load $(PACKET01_ENV)v xdp_parser; \
 		vlan_ip=$$(addr6 $(PACKET01_ENV)v.1); \
-		run xdp-loader testenv exec --name $(PACKET01_ENV)v -- ping -c 6 -W 1 $$vlan_ip; \
+		replies 3 xdp-loader testenv exec --name $(PACKET01_ENV)v -- ping -c 6 -W 1 $$vlan_ip; \
 		run xdp-loader stats $(PACKET01_ENV)v --count 1; \
+		verdicts $(PACKET01_ENV)v XDP_DROP 3; \
 		run xdp-loader testenv teardown --name $(PACKET01_ENV)v; \
 	else \
 		echo "skipped: this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q; modprobe 8021q fails), so testenv setup --vlan cannot work here."; \
-		echo "tests/packets.rs sends VLAN-tagged echo requests as raw frames instead, and checks the verdicts."; \
+		echo "testenv ping --vlan sends tagged echo requests from a raw socket instead (no 8021q needed); xdp-loader check packet01 below does the same."; \
+		replies 3 xdp-loader testenv ping --name $(PACKET01_ENV) --vlan -c 6; \
 	fi; \
 	step "step 7: unload and tear down"; \
 	run xdp-loader unload $(PACKET01_ENV); \
 	run xdp-loader testenv teardown --name $(PACKET01_ENV); \
+	step "step 8: grade the lesson's assignments on raw frames (VLAN ones too); yours: xdp-loader check packet01 FILE.o"; \
+	run xdp-loader check packet01; \
 	printf '\npacket01 done.\n'
 
 packet02:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call fresh_envs,$(PACKET02_ENV) $(PACKET02_ENV)v); \
+	@$(PACKET_WALK); $(CHECK_WALK); $(call fresh_envs,$(PACKET02_ENV) $(PACKET02_ENV)v); \
 	step "packet02, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(PACKET02_ENV); \
 	outside=$$(addr6 $(PACKET02_ENV)); \
@@ -480,6 +515,8 @@ packet02:
 	step "step 8: unload and tear down"; \
 	run xdp-loader unload $(PACKET02_ENV); \
 	run xdp-loader testenv teardown --name $(PACKET02_ENV); \
+	step "step 9: grade the lesson's assignments (rewritten ports and checksums, tags popped and pushed, byte by byte); yours: xdp-loader check packet02 FILE.o"; \
+	run xdp-loader check packet02; \
 	printf '\npacket02 done.\n'
 
 P03_TX := $(PACKET03_ENV)
@@ -491,7 +528,7 @@ P03_B := $(PACKET03_ENV)-b
 packet03:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(PACKET_WALK); $(call fresh_envs,$(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B)); \
+	@$(PACKET_WALK); $(CHECK_WALK); $(call fresh_envs,$(P03_TX) $(P03_L) $(P03_R) $(P03_A) $(P03_B)); \
 	step "packet03, part 1 (XDP_TX), step 1: a test environment; its namespace's kernel is told to ignore echo requests"; \
 	run xdp-loader testenv setup --name $(P03_TX) --legacy-ip; \
 	in6=$$(inside6 $(P03_TX)); in4=$$(inside4 $(P03_TX)); \
@@ -501,8 +538,8 @@ packet03:
 	run xdp-loader load $(P03_TX) xdp_redirect -n xdp_pass_func; \
 	run xdp-loader testenv exec --name $(P03_TX) -- xdp-loader load veth0 xdp_redirect -n xdp_icmp_echo_func; \
 	step "step 3: pings from here to inside get replies again, over IPv6 and IPv4: XDP answers, not the kernel"; \
-	run ping -6 -c 3 -W 1 $$in6; \
-	run ping -4 -c 3 -W 1 $$in4; \
+	replies 3 ping -6 -c 3 -W 1 $$in6; \
+	replies 3 ping -4 -c 3 -W 1 $$in4; \
 	step "step 4: without the program, silence again"; \
 	run xdp-loader testenv exec --name $(P03_TX) -- xdp-loader unload veth0; \
 	expect_fail 1 ping -6 -c 2 -W 1 $$in6; \
@@ -512,8 +549,9 @@ packet03:
 	run xdp-loader testenv setup --name $(P03_R); \
 	run xdp-loader testenv redirect $(P03_L) $(P03_R); \
 	step "step 2: ping from the left namespace to the right one: the frames go from one outside end straight out of the other"; \
-	run xdp-loader testenv exec --name $(P03_L) -- ping -6 -c 3 -W 1 $$(inside6 $(P03_R)); \
+	replies 3 xdp-loader testenv exec --name $(P03_L) -- ping -6 -c 3 -W 1 $$(inside6 $(P03_R)); \
 	run xdp-loader stats $(P03_L) --count 1; \
+	verdicts $(P03_L) XDP_REDIRECT 3+; \
 	run xdp-loader testenv teardown --name $(P03_L); \
 	run xdp-loader testenv teardown --name $(P03_R); \
 	step "part 3 (router), step 1: two environments; forwarding on for their outside ends only (these settings go with the interfaces)"; \
@@ -532,18 +570,21 @@ packet03:
 	run xdp-loader load $(P03_A) xdp_redirect -n xdp_router_func; \
 	run xdp-loader load $(P03_B) xdp_redirect -n xdp_router_func; \
 	step "step 3: ping from A's namespace to B's: the replies come with ttl=63, one hop"; \
-	run xdp-loader testenv exec --name $(P03_A) -- ping -6 -c 3 -W 1 $$b6; \
-	run xdp-loader testenv exec --name $(P03_A) -- ping -4 -c 3 -W 1 $$b4; \
+	replies 3 xdp-loader testenv exec --name $(P03_A) -- ping -6 -c 3 -W 1 $$b6; \
+	replies 3 xdp-loader testenv exec --name $(P03_A) -- ping -4 -c 3 -W 1 $$b4; \
 	run xdp-loader stats $(P03_A) --count 1; \
+	verdicts $(P03_A) XDP_REDIRECT 6+; \
 	step "step 4: tear down"; \
 	run xdp-loader testenv teardown --name $(P03_A); \
 	run xdp-loader testenv teardown --name $(P03_B); \
+	step "step 5: grade the lesson's assignments (echo replies, redirects, the router, each where it should arrive); yours: xdp-loader check packet03 FILE.o"; \
+	run xdp-loader check packet03; \
 	printf '\npacket03 done.\n'
 
 tracing01:
 	$(need_root)
 	@$(SUBMAKE) deps build
-	@$(WALK); $(call fresh_env,$(TRACING01_ENV)); \
+	@$(WALK); $(CHECK_WALK); $(call fresh_env,$(TRACING01_ENV)); \
 	step "tracing01, step 1: a test environment, and basic02's xdp_abort_func on it (XDP_ABORTED: drop, and fire xdp:xdp_exception)"; \
 	run xdp-loader testenv setup --name $(TRACING01_ENV); $(SETTLE); \
 	run xdp-loader load $(TRACING01_ENV) xdp_prog -n xdp_abort_func; \
@@ -553,6 +594,7 @@ tracing01:
 	step "step 3: 3 pings: each echo request is aborted, one xdp_exception each"; \
 	expect_fail 1 xdp-loader testenv ping --name $(TRACING01_ENV) -c 3; \
 	wait $$monitor; \
+	verdicts $(TRACING01_ENV) XDP_ABORTED 3+; \
 	step "step 4: unload and tear down (the monitor's programs went when it ended)"; \
 	run xdp-loader unload $(TRACING01_ENV); \
 	run xdp-loader testenv teardown --name $(TRACING01_ENV); \
@@ -625,6 +667,8 @@ tracing04:
 	step "step 4: nothing stays attached after a capture"; \
 	run xdp-loader status $(TRACING04_ENV); \
 	run xdp-loader testenv teardown --name $(TRACING04_ENV); \
+	step "step 5: grade the lesson's assignment (samples read back from the perf buffer); yours: xdp-loader check tracing04 FILE.o"; \
+	run xdp-loader check tracing04; \
 	printf '\ntracing04 done. The capture stays in %s (tcpdump -r, wireshark).\n' "$$pcap"
 
 maps:
@@ -659,6 +703,8 @@ maps:
 	step "step 7: unload (the pins go too) and tear down"; \
 	run xdp-loader unload $(MAPS_ENV); \
 	run xdp-loader testenv teardown --name $(MAPS_ENV); \
+	step "step 8: grade the lesson's assignments (counts read through the outer maps); yours: xdp-loader check maps FILE.o"; \
+	run xdp-loader check maps; \
 	printf '\nmaps done.\n'
 
 clean: cargo-check

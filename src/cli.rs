@@ -71,6 +71,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Receive packets in user space through an AF_XDP socket (advanced03); answers ICMPv6 pings.
     Afxdp(AfxdpArgs),
+    /// Grade a lesson's assignments on real traffic in a private test environment: PASS or FAIL each.
+    Check(CheckArgs),
 }
 
 /// The XDP attach mode (where in the driver the program runs).
@@ -504,6 +506,24 @@ pub struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Lessons: basic02, basic03, packet01, packet02, packet03, maps, tracing01 (FILE needed), tracing04. \
+                  Exit status: 0 every assignment passes, 1 one or more FAIL (or the check could not run), 2 usage."
+)]
+pub struct CheckArgs {
+    /// The lesson whose assignments are checked.
+    pub lesson: String,
+
+    /// The student's object (default: the lesson's built-in reference solution).
+    #[arg(value_name = "FILE.o")]
+    pub file: Option<PathBuf>,
+
+    /// One JSON object with every assignment's result (schema in README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct FeaturesArgs {
     /// Also show this interface's XDP features, as the kernel reports them (6.3+).
     pub ifname: Option<String>,
@@ -556,6 +576,10 @@ pub enum TestenvCommand {
         /// Number of echo requests.
         #[arg(short, long, default_value = "3", value_parser = crate::numbers::count)]
         count: u64,
+        /// Echo requests tagged with VLAN 1, sent from a raw socket on veth0 (no 802.1Q
+        /// module needed); says which of them passed the outside end's XDP program.
+        #[arg(long)]
+        vlan: bool,
     },
     /// Run a command inside the namespace: `testenv exec -- CMD ARGS`.
     Exec {
@@ -583,6 +607,52 @@ pub enum TestenvCommand {
         env1: String,
         /// Environment whose namespace receives.
         env2: String,
+    },
+    /// Tear the environment down and set it up again (same name, same options unless given).
+    Reset {
+        #[command(flatten)]
+        env: EnvName,
+        /// Also configure IPv4 (kept if the environment had it).
+        #[arg(long)]
+        legacy_ip: bool,
+        /// Also create VLAN interfaces (kept if the environment had them).
+        #[arg(long)]
+        vlan: bool,
+    },
+    /// `xdp-loader load` on the environment, maps pinned in /sys/fs/bpf/NAME:
+    /// `testenv load -- FILE|BUILTIN [LOAD OPTIONS]`, e.g. `t load -- xdp_prog_kern.o -n xdp_parser_func`.
+    Load {
+        #[command(flatten)]
+        env: EnvName,
+        /// The object and `xdp-loader load` options (after `--`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "LOAD ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `xdp-loader unload` on the environment (its map pins go too): `testenv unload [-- UNLOAD OPTIONS]`.
+    Unload {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "UNLOAD ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `xdp-loader stats` of the environment's pinned xdp_stats_map: `testenv stats [-- STATS OPTIONS]`.
+    Stats {
+        #[command(flatten)]
+        env: EnvName,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "STATS ARGS"
+        )]
+        args: Vec<String>,
     },
 }
 

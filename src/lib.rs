@@ -36,12 +36,14 @@
 //! - `check_user`: grades the lessons' user-space assignments (a student's
 //!   program run against a private network, compared with the kernel's state)
 //! - `afxdp`: an AF_XDP socket (UMEM, rings) fed by an XSKMAP program (advanced03)
+//! - `check`: grades a lesson's assignments on real traffic in a private environment
 
 pub mod afxdp;
 pub mod attach;
 pub mod bench;
 pub mod builtin;
 pub mod capture;
+pub mod check;
 pub mod check_user;
 pub mod cli;
 pub mod commands;
@@ -99,5 +101,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Features(args) => features::run(args),
         Command::Build(args) => compile::run(args, cli.verbose > 0),
         Command::Afxdp(args) => afxdp::run(args),
+        Command::Check(args) => check::run(args),
     }
 }

@@ -55,3 +55,16 @@ pub fn stop_requests() -> Result<std::sync::mpsc::Receiver<()>, crate::error::Fa
     })?;
     Ok(rx)
 }
+
+/// Is a terminating signal waiting (blocked by a `Deferred` guard)? Long
+/// deferred work polls this to stop early and clean up.
+pub fn termination_pending() -> bool {
+    // SAFETY: sigpending fills the zeroed set; sigismember only reads it.
+    unsafe {
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        TERMINATING
+            .iter()
+            .any(|&signal| libc::sigismember(&pending, signal) == 1)
+    }
+}

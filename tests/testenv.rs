@@ -261,3 +261,86 @@ fn vlan_interfaces_on_both_ends() {
     assert!(!link_exists(&outside_vlan));
     assert!(!netns_exists(name));
 }
+
+/// The C tutorial's `t load`, `t stats`, `t unload` and `t reset`, checked
+/// with ip and bpftool.
+#[test]
+fn tutorial_load_stats_unload_reset() {
+    let Some(t) = TestEnv::new() else { return };
+    let name = t.name.as_str();
+    t.testenv(&["setup", "--name", name, "--legacy-ip"]).ok();
+
+    let out = t.testenv(&["load", "--", "xdp_parser"]).ok();
+    assert!(
+        out.stdout
+            .contains(&format!("--pin-path /sys/fs/bpf/{name}")),
+        "{out:#?}"
+    );
+    let xdp: Value = serde_json::from_str(&sh("ip", &["-j", "link", "show", name])).unwrap();
+    assert!(
+        xdp[0].get("xdp").is_some(),
+        "no XDP program on {name}: {xdp:#}"
+    );
+    let pin = format!("/sys/fs/bpf/{name}/xdp_stats_map");
+
+    // 4 pings: 2 even sequence numbers dropped, counted in the pinned map.
+    t.testenv(&["ping", "-c", "4"]).ok();
+    let stats = t.testenv(&["stats", "--", "--count", "1", "--json"]).ok();
+    let json: Value = serde_json::from_str(stats.stdout.lines().last().unwrap()).unwrap();
+    let drops = common::bpftool_counts(&pin)[1].0;
+    assert_eq!(drops, 2, "bpftool: XDP_DROP");
+    assert_eq!(json["actions"]["XDP_DROP"]["packets"], drops, "{json:#}");
+
+    t.testenv(&["unload"]).ok();
+    let xdp: Value = serde_json::from_str(&sh("ip", &["-j", "link", "show", name])).unwrap();
+    assert!(xdp[0].get("xdp").is_none(), "{xdp:#}");
+    assert!(!std::path::Path::new(&pin).exists(), "unload leaves {pin}");
+
+    // reset: a new pair under the same name, IPv4 kept.
+    let before = sh("cat", &[&format!("/sys/class/net/{name}/ifindex")]);
+    t.testenv(&["reset"]).ok();
+    assert_ne!(
+        sh("cat", &[&format!("/sys/class/net/{name}/ifindex")]),
+        before
+    );
+    let inside = addresses(&sh(
+        "ip",
+        &[
+            "netns", "exec", name, "ip", "-j", "-4", "addr", "show", "veth0",
+        ],
+    ));
+    assert!(inside.iter().any(|a| a.starts_with("10.11.")), "{inside:?}");
+    t.testenv(&["ping", "--legacy-ip", "-c", "1"]).ok();
+    t.testenv(&["teardown"]).ok();
+}
+
+/// `ping --vlan`: tagged echo requests from a raw socket, no 802.1Q
+/// devices; the parser's verdicts, as bpftool counts them.
+#[test]
+fn vlan_ping_from_a_raw_socket() {
+    let Some(t) = TestEnv::new() else { return };
+    let name = t.name.as_str();
+    t.testenv(&["setup", "--name", name]).ok();
+    t.testenv(&["load", "--", "xdp_parser"]).ok();
+    let out = t.testenv(&["ping", "--vlan", "-c", "4"]).ok();
+    assert!(
+        out.stdout.contains("4 packets transmitted, 2 received"),
+        "{out:#?}"
+    );
+    assert!(out.stdout.contains("icmp_seq=2: dropped"), "{out:#?}");
+    assert!(
+        out.stdout.contains("icmp_seq=3: passed XDP on") && out.stdout.contains("(VLAN 1)"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        common::bpftool_counts(&format!("/sys/fs/bpf/{name}/xdp_stats_map"))[1].0,
+        2,
+        "bpftool: XDP_DROP"
+    );
+
+    // All dropped: exit 1, like ping without a single reply.
+    t.testenv(&["load", "--", "xdp_prog", "-n", "xdp_drop_func", "-F"])
+        .ok();
+    t.testenv(&["ping", "--vlan", "-c", "1"]).fails_with(1);
+    t.testenv(&["teardown"]).ok();
+}

@@ -209,7 +209,7 @@ fn capture(
 }
 
 /// (timestamp_ns, wire length, captured bytes) of one perf sample.
-fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
+pub(crate) fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
     let timestamp = u64::from_ne_bytes(data.get(0..8)?.try_into().ok()?);
     let wire_len = u32::from_ne_bytes(data.get(8..12)?.try_into().ok()?);
     let cap_len = u32::from_ne_bytes(data.get(12..16)?.try_into().ok()?) as usize;
