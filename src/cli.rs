@@ -515,8 +515,13 @@ pub struct CheckArgs {
     pub lesson: String,
 
     /// The student's object (default: the lesson's built-in reference solution).
-    #[arg(value_name = "FILE.o")]
+    #[arg(value_name = "FILE.o", conflicts_with = "user")]
     pub file: Option<PathBuf>,
+
+    /// Grade the lesson's user-space assignments instead: the student's
+    /// program(s), comma-separated (basic04: loader,reader).
+    #[arg(long, value_name = "PROG[,PROG]")]
+    pub user: Option<String>,
 
     /// One JSON object with every assignment's result (schema in README).
     #[arg(long)]

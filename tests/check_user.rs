@@ -11,7 +11,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::example_path;
+use common::{compile_bpf, example_path, loader, path, privileged};
 use xdp_tutorial::check_user::{grade, UserCheck};
 
 /// A shell script wrapping a program: a wrong variant of it.
@@ -110,4 +110,52 @@ fn packet03_reference_passes_starter_and_swapped_macs_fail() {
         ),
     );
     assert_eq!(passed("packet03", &[&swapped]), [true, false]);
+}
+
+/// The same grading through the command line: `check LESSON --user PROG`,
+/// one line per assignment, exit 1 on any FAIL, usage errors exit 2.
+#[test]
+fn check_command_grades_user_space_programs() {
+    if !privileged() {
+        return;
+    }
+    let reference = example_path("basic03_stats");
+    let starter = example_path("basic03_user_stats");
+    let run = loader(&["check", "basic03", "--user", path(&reference)]).ok();
+    assert_eq!(run.stdout.matches(": PASS").count(), 3, "{run:#?}");
+    let run = loader(&["check", "basic03", "--user", path(&starter), "--json"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["passed"], 0, "{report:#}");
+    assert_eq!(report["total"], 3, "{report:#}");
+    // basic04 takes the loader and the reader.
+    let run = loader(&["check", "basic04", "--user", path(&reference)]).fails_with(2);
+    assert!(run.hint().contains("loader, stats reader"), "{run:#?}");
+    loader(&["check", "basic03", "--user", "/nonexistent/prog"]).fails_with(2);
+}
+
+/// advanced03's kernel-side assignment through `check`: the built-in
+/// passes; a program that passes everything fails it.
+#[test]
+fn check_advanced03_grades_the_every_other_program() {
+    if !privileged() {
+        return;
+    }
+    let run = loader(&["check", "advanced03"]).ok();
+    assert!(
+        run.stdout.contains("assignment 2: ") && run.stdout.contains(": PASS"),
+        "{run:#?}"
+    );
+    let pass_all = compile_bpf(
+        "afxdp_pass_all",
+        "#define SEC(n) __attribute__((section(n), used))\nstruct xdp_md;\n\
+         SEC(\"xdp\") int xdp_sock_prog(struct xdp_md *ctx) { return 2; }\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    let run = loader(&["check", "advanced03", path(&pass_all)]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.contains("assignment 2: ") && run.stdout.contains("FAIL"),
+        "{run:#?}"
+    );
 }

@@ -11,6 +11,7 @@
 //! (`wire`): what the program passed, sent back or redirected is seen by
 //! the kernel's own sockets, not reported by the program.
 
+mod afxdp;
 mod basic;
 mod capture;
 pub mod frames;
@@ -20,6 +21,7 @@ mod parsing;
 mod redirecting;
 mod rewriting;
 mod tracing;
+mod user;
 pub(crate) mod wire;
 
 use std::cell::RefCell;
@@ -174,6 +176,16 @@ pub struct Outcome {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
+    if let Some(programs) = &args.user {
+        return user::run(&args.lesson, programs, args.json);
+    }
+    if args.lesson == afxdp::NAME {
+        crate::commands::require_root("xdp-loader check")?;
+        if let Some(path) = &args.file {
+            refuse_missing(path)?;
+        }
+        return afxdp::run(args.file.as_deref(), args.json);
+    }
     if let Some((name, why)) = NOTHING_TO_CHECK
         .iter()
         .find(|(name, _)| *name == args.lesson)
@@ -252,9 +264,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let object = subject.source.name();
     drop(subject);
     drop(deferred);
+    finish(lesson.name, &object, outcomes, args.json)
+}
 
-    if args.json {
-        println!("{}", to_json(lesson, &object, &outcomes));
+/// After the assignments (each line printed as it was graded): the JSON
+/// report or the summary line, and the exit status.
+fn finish(lesson: &str, object: &str, outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", to_json(lesson, object, &outcomes));
     }
     let failed: Vec<String> = outcomes
         .iter()
@@ -262,10 +279,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         .map(|o| o.number.to_string())
         .collect();
     if failed.is_empty() {
-        if !args.json {
+        if !json {
             println!(
-                "{}: all {} assignments pass ({object})",
-                lesson.name,
+                "{lesson}: all {} assignments pass ({object})",
                 outcomes.len()
             );
         }
@@ -274,8 +290,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     Err(Failure::new(
         Exit::Fail,
         format!(
-            "{}: assignment(s) {} of {} fail ({object})",
-            lesson.name,
+            "{lesson}: assignment(s) {} of {} fail ({object})",
             failed.join(", "),
             outcomes.len()
         ),
@@ -303,7 +318,7 @@ fn print_line(number: usize, title: &str, result: &Result<(), String>) {
     println!("{}", line(number, title, result));
 }
 
-fn to_json(lesson: &Lesson, object: &str, outcomes: &[Outcome]) -> serde_json::Value {
+fn to_json(lesson: &str, object: &str, outcomes: &[Outcome]) -> serde_json::Value {
     let items: Vec<_> = outcomes
         .iter()
         .map(|o| {
@@ -316,10 +331,10 @@ fn to_json(lesson: &Lesson, object: &str, outcomes: &[Outcome]) -> serde_json::V
         })
         .collect();
     serde_json::json!({
-        "lesson": lesson.name,
+        "lesson": lesson,
         "object": object,
         "passed": outcomes.iter().filter(|o| o.result.is_ok()).count(),
-        "total": lesson.assignments.len(),
+        "total": outcomes.len(),
         "assignments": items,
     })
 }
