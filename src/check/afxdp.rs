@@ -6,7 +6,6 @@
 
 use crate::afxdp::check::every_other;
 use crate::builtin;
-use crate::error::Failure;
 use crate::object::Source;
 
 use super::{finish, print_line, Outcome};
@@ -33,18 +32,20 @@ pub fn run(file: Option<&std::path::Path>, json: bool) -> anyhow::Result<()> {
     let prog = file.is_none().then_some("xdp_sock_prog");
     // Ctrl-C waits until the check's namespace is gone.
     let deferred = crate::signals::defer_termination();
-    let result = every_other(&source, prog).and_then(|findings| {
-        let failed: Vec<String> = findings
-            .iter()
-            .filter(|f| !f.passed)
-            .map(|f| format!("{}: {}", f.what, f.detail))
-            .collect();
-        Ok(match failed.is_empty() {
-            true => Ok(()),
-            false => Err(failed.join("; ")),
-        })
-    });
-    let result = result.unwrap_or_else(|f: Failure| Err(f.message));
+    let result = match every_other(&source, prog) {
+        Err(failure) => Err(failure.message),
+        Ok(findings) => {
+            let failed: Vec<String> = findings
+                .iter()
+                .filter(|f| !f.passed)
+                .map(|f| format!("{}: {}", f.what, f.detail))
+                .collect();
+            match failed.is_empty() {
+                true => Ok(()),
+                false => Err(failed.join("; ")),
+            }
+        }
+    };
     drop(deferred);
     if !json {
         let elsewhere = |(number, how): (usize, &str)| {
