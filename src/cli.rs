@@ -370,11 +370,34 @@ pub struct TraceArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Options follow xdpdump's: -i, -w - (pcap to standard output), -x, -P, -D, \
+                  --rx-capture, -p. On an interface that runs an XDP program, capture records \
+                  each packet around that program (fentry/fexit, with its verdict) where the \
+                  kernel has BPF trampolines."
+)]
 pub struct CaptureArgs {
-    #[command(flatten)]
-    pub iface: IfnameArg,
+    /// Interface to capture on.
+    #[arg(value_name = "IFNAME", required_unless_present_any = ["interface", "list_interfaces"])]
+    pub ifname: Option<String>,
 
-    /// Write the packets to this pcap file (tcpdump -r, wireshark read it).
+    /// Interface to capture on (xdpdump and tcpdump spelling).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFNAME",
+        alias = "dev",
+        short_alias = 'd',
+        conflicts_with = "ifname"
+    )]
+    pub interface: Option<String>,
+
+    /// List the interfaces and their XDP programs, and exit (as xdpdump -D).
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Write the packets to this pcap file (tcpdump -r, wireshark read it);
+    /// `-` writes it to standard output (the packet lines then go to standard error).
     #[arg(
         short = 'w',
         long = "write",
@@ -391,13 +414,41 @@ pub struct CaptureArgs {
     #[arg(short, long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
     pub snaplen: u32,
 
-    /// Attach mode of the capture program.
+    /// Attach mode of the capture program (when capture attaches its own).
     #[arg(short, long, value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
 
     /// No line per packet (only the final count).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also print each packet's bytes in hex (and ASCII).
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
+
+    /// Put the interface in promiscuous mode while capturing.
+    #[arg(short = 'P', long = "promiscuous-mode")]
+    pub promiscuous: bool,
+
+    /// Where a packet is recorded around a running XDP program: entry (as it
+    /// arrives), exit (with the program's verdict) or entry,exit.
+    #[arg(long = "rx-capture", value_name = "entry|exit|entry,exit", default_value = "entry",
+          value_parser = crate::capture::parse_rx_capture)]
+    pub rx_capture: crate::capture::RxCapture,
+
+    /// The program to capture around, by name or id, when several run
+    /// behind a dispatcher (default: the one attached, or the only one behind it).
+    #[arg(short = 'p', long = "program-names", value_name = "PROG")]
+    pub program: Option<String>,
+}
+
+impl CaptureArgs {
+    pub fn ifname(&self) -> &str {
+        self.interface
+            .as_deref()
+            .or(self.ifname.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Args, Debug)]
