@@ -436,10 +436,23 @@ pub struct CaptureArgs {
           value_parser = crate::capture::parse_rx_capture)]
     pub rx_capture: crate::capture::RxCapture,
 
+    /// How packets reach user space: the BPF ring buffer (Linux 5.8; for
+    /// capture's own program 5.18), per-CPU perf buffers, or the ring where
+    /// the kernel has it.
+    #[arg(long, value_enum, default_value_t = CaptureBuffer::Auto)]
+    pub buffer: CaptureBuffer,
+
     /// The program to capture around, by name or id, when several run
     /// behind a dispatcher (default: the one attached, or the only one behind it).
     #[arg(short = 'p', long = "program-names", value_name = "PROG")]
     pub program: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureBuffer {
+    Auto,
+    Perf,
+    Ring,
 }
 
 impl CaptureArgs {

@@ -17,6 +17,7 @@ mod pcap;
 mod promisc;
 mod sink;
 mod summary;
+mod transport;
 
 use std::cell::RefCell;
 
@@ -120,7 +121,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     }
     let lost = match tally.lost {
         0 => String::new(),
-        n => format!("; {n} more arrived while the perf buffer was full and were not captured"),
+        n => format!(
+            "; {n} more arrived while the {} was full and were not captured",
+            tally.buffer
+        ),
     };
     eprintln!(
         "{} packet(s) captured on {}{into}{lost}",

@@ -1,6 +1,7 @@
 //! Capture with a program of its own: `xdp_capture` (lesson tracing04)
 //! attached to an interface that runs no XDP program, passing everything
-//! and copying each packet to user space through a perf buffer.
+//! and copying each packet to user space; or its ring-buffer twin
+//! `xdp_capture_ring` where the kernel runs it (Linux 5.18).
 //!
 //! The program is attached through a bpf_link that is not pinned, so it
 //! comes off when the command ends, however it ends (Ctrl-C, --count,
@@ -9,20 +10,22 @@
 use std::cell::RefCell;
 use std::sync::mpsc::Receiver;
 
-use libbpf_rs::{MapCore, MapFlags, PerfBufferBuilder};
+use libbpf_rs::{MapCore, MapFlags};
 
 use super::sink::{self, Packet, Point, Sink};
+use super::transport::{Reader, Transport};
 use crate::attach::{self, Request};
 use crate::builtin;
-use crate::cli::{AttachKind, CaptureArgs};
+use crate::cli::{AttachKind, CaptureArgs, CaptureBuffer};
 use crate::error::{Exit, Failure};
+use crate::features::{self, Feature};
 use crate::iface::{mode_name, Interface};
 use crate::object::{self, Selection, Source};
 
-/// `struct capture_meta` of xdp_capture.bpf.c: what precedes the bytes.
+/// `struct capture_meta` of xdp_capture.h: what precedes the bytes.
 const META_LEN: usize = 16;
 
-/// Loads and attaches the capture program, and hands perf samples to the
+/// Loads and attaches the capture program, and hands its records to the
 /// sink until stopped.
 pub fn capture(
     args: &CaptureArgs,
@@ -31,16 +34,13 @@ pub fn capture(
     sink: &RefCell<Sink>,
     into: &str,
 ) -> Result<(), Failure> {
-    let source = Source::Builtin(builtin::find("xdp_capture").expect("built-in xdp_capture"));
-    let loaded = object::load(&source, Selection::default(), None, None)?;
-    let map = |name: &str| {
-        loaded
-            .object
-            .maps()
-            .find(|m| m.name() == name)
-            .expect("a map of xdp_capture")
-    };
-    map("capture_config")
+    let (loaded, transport) = load(args.buffer)?;
+    let config = loaded
+        .object
+        .maps()
+        .find(|m| m.name() == "capture_config")
+        .expect("xdp_capture's config map");
+    config
         .update(
             &0u32.to_ne_bytes(),
             &args.snaplen.to_ne_bytes(),
@@ -48,17 +48,16 @@ pub fn capture(
         )
         .map_err(|e| Failure::new(Exit::Bpf, format!("cannot set the snap length: {e}")))?;
 
-    let events = map("capture_events");
-    let perf = PerfBufferBuilder::new(&events)
-        .sample_cb(|_cpu, data: &[u8]| {
-            if let Some(packet) = parse_sample(data) {
+    let reader = Reader::open(
+        &loaded.object,
+        transport,
+        |data| {
+            if let Some(packet) = parse_record(data) {
                 sink.borrow_mut().record(packet);
             }
-        })
-        .lost_cb(|_cpu, count| sink.borrow_mut().lost(count))
-        .build()
-        .map_err(|e| Failure::new(Exit::Bpf, format!("cannot open the perf buffer: {e}")))?;
-
+        },
+        |_cpu, count| sink.borrow_mut().lost(count),
+    )?;
     let _link = attach::attach_while_running(&Request {
         iface,
         prog_fd: loaded.program_fd(),
@@ -67,18 +66,52 @@ pub fn capture(
         force: false,
     })?;
     eprintln!(
-        "Capturing on {} ({} mode, snaplen {}){into} (Ctrl-C to stop)",
+        "Capturing on {} ({} mode, snaplen {}, {}){into} (Ctrl-C to stop)",
         iface.name,
         mode_name(args.mode),
         args.snaplen,
+        transport.name(),
     );
-    sink::pump(sink, iface, stop, || {
-        let _ = perf.poll(sink::POLL);
-    })
+    let result = sink::pump(sink, iface, stop, || reader.poll());
+    let mut sink = sink.borrow_mut();
+    sink.tally.buffer = transport.name();
+    let lost = reader.lost_in_ring();
+    sink.lost(lost);
+    result
 }
 
-/// One perf sample: the metadata, then the captured bytes.
-fn parse_sample(data: &[u8]) -> Option<Packet<'_>> {
+/// The ring-buffer program where the kernel runs it (it copies with
+/// bpf_xdp_load_bytes, Linux 5.18), else the perf-buffer one.
+fn load(buffer: CaptureBuffer) -> Result<(object::Loaded, Transport), Failure> {
+    let load = |name| {
+        let source = Source::Builtin(builtin::find(name).expect("a built-in capture program"));
+        object::load(&source, Selection::default(), None, None)
+    };
+    if buffer != CaptureBuffer::Perf && features::has(Feature::Ringbuf) != Some(false) {
+        match load("xdp_capture_ring") {
+            Ok(loaded) => return Ok((loaded, Transport::Ring)),
+            Err(failure) if buffer == CaptureBuffer::Ring => {
+                return Err(Failure::new(
+                    Exit::Bpf,
+                    "--buffer ring: this kernel does not load xdp_capture_ring, which copies \
+                     packets with bpf_xdp_load_bytes (Linux 5.18 and later)",
+                )
+                .details([format!("the load said: {}", failure.message)])
+                .hint("leave out --buffer (the perf buffer works on every kernel)"))
+            }
+            Err(_) => {}
+        }
+    } else if buffer == CaptureBuffer::Ring {
+        return Err(features::missing(
+            &features::probe_one(Feature::Ringbuf),
+            "--buffer ring",
+        ));
+    }
+    Ok((load("xdp_capture")?, Transport::Perf))
+}
+
+/// One record: the metadata, then the captured bytes.
+fn parse_record(data: &[u8]) -> Option<Packet<'_>> {
     let timestamp_ns = u64::from_ne_bytes(data.get(0..8)?.try_into().ok()?);
     let wire_len = u32::from_ne_bytes(data.get(8..12)?.try_into().ok()?);
     let cap_len = u32::from_ne_bytes(data.get(12..16)?.try_into().ok()?) as usize;
@@ -103,11 +136,11 @@ mod tests {
         data.extend_from_slice(&1500u32.to_ne_bytes());
         data.extend_from_slice(&3u32.to_ne_bytes());
         data.extend_from_slice(&[1, 2, 3, 0, 0, 0, 0, 0]); // 5 bytes of padding
-        let packet = parse_sample(&data).unwrap();
+        let packet = parse_record(&data).unwrap();
         assert_eq!(
             (packet.timestamp_ns, packet.wire_len, packet.bytes),
             (5, 1500, &[1u8, 2, 3][..])
         );
-        assert!(parse_sample(&data[..10]).is_none());
+        assert!(parse_record(&data[..10]).is_none());
     }
 }

@@ -58,6 +58,8 @@ pub struct Packet<'d> {
 pub struct Tally {
     pub captured: u64,
     pub lost: u64,
+    /// "perf buffer" or "ring buffer", for the message about losses.
+    pub buffer: &'static str,
     /// The first error writing the file, which ends the capture.
     pub write_error: Option<std::io::Error>,
     /// The interface was deleted while capturing (its program with it).
