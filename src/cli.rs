@@ -670,6 +670,14 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Packets per second `capture` writes (every other one counted as lost), against xdpdump.
+    Capture {
+        /// Seconds of traffic per contender (0.001 to 86400).
+        #[arg(long, default_value = "2", value_parser = crate::numbers::seconds)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// load + unload against `ip link` and `bpftool`, and the time to the first `stats` line.
     Control {
         /// Timed runs of each tool, in every order in turn (24 orders: use a multiple).

@@ -7,11 +7,13 @@
 //! - `live`: real frames through a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES)
 //! - `control`: load + attach + detach against `ip link` and `bpftool`
 //! - `readout`: syscalls and CPU per `stats` sample against a per-key reader
+//! - `capture`: packets per second `capture` writes, against xdpdump
 //!
 //! and what they are built from: `frames` (test frames), `programs` (which
 //! program on which frame), `test_run` (the syscall), `veth` (a private
 //! veth pair), `reader` (the stats readers `readout` runs), `table` (output).
 
+mod capture;
 mod control;
 mod dataplane;
 pub mod frames;
@@ -83,6 +85,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             (live::rows(&received, SUITE_FRAME), *json)
         }
         Some(BenchCommand::Control { runs, json }) => (control::measure(*runs)?, *json),
+        Some(BenchCommand::Capture { seconds, json }) => (capture::measure(*seconds)?, *json),
         Some(BenchCommand::Stats { samples, json }) => (readout::measure(*samples)?, *json),
         Some(BenchCommand::Suite { quick, json }) => {
             (suite(if *quick { &QUICK } else { &FULL })?, *json)

@@ -4,12 +4,16 @@
 //!
 //! - `own`: an interface without XDP gets capture's own program
 //!   (xdp_capture, the C tutorial's tracing04 `xdp_sample_pkts`)
+//! - `around`, `target`: an interface running XDP is captured around its
+//!   program (or, with `-p`, one behind its dispatcher) with fentry/fexit
+//! - `transport`: perf buffer or ring buffer
 //! - `sink`: each packet's record, line and count; the poll loop
 //! - `output`, `pcap`: the pcap file (or standard output)
 //! - `summary`: the per-packet line and the hex dump
 //! - `clock`: kernel time to wall time
 //! - `promisc`: `-P`
 
+mod around;
 mod clock;
 mod output;
 mod own;
@@ -17,6 +21,7 @@ mod pcap;
 mod promisc;
 mod sink;
 mod summary;
+mod target;
 mod transport;
 
 use std::cell::RefCell;
@@ -24,7 +29,7 @@ use std::cell::RefCell;
 use crate::cli::CaptureArgs;
 use crate::commands::require_root;
 use crate::error::{Exit, Failure};
-use crate::iface::{self, describe, Interface};
+use crate::iface::{self, Interface};
 use crate::signals;
 use output::Output;
 use sink::Sink;
@@ -59,21 +64,18 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let iface = iface::resolve(args.ifname())?;
-    // The program must come off when capture ends, even by SIGKILL: only
-    // a bpf_link owned by this process does that.
-    crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
-    refuse_if_busy(&iface)?;
-    if args.rx_capture.exit {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--rx-capture exit needs a running XDP program on {} to capture around",
-                iface.name
-            ),
-        )
-        .hint("capture's own program passes every packet: leave out --rx-capture")
-        .into());
-    }
+    let running = iface::attached(iface.index)?;
+    let target = match running.first() {
+        Some(attached) => {
+            let target = target::choose(&iface, attached, args.program.as_deref())?;
+            around::require_trampolines(&iface, &target)?;
+            Some(target)
+        }
+        None => {
+            own_program_allowed(args, &iface)?;
+            None
+        }
+    };
     let stop = signals::stop_requests()?;
 
     // The file comes first: a path that cannot be written changes nothing.
@@ -99,7 +101,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|o| format!(" to {}", o.name()))
         .unwrap_or_default();
-    let result = own::capture(args, &iface, &stop, &sink, &to);
+    let result = match &target {
+        Some(target) => around::capture(args, &iface, target, &stop, &sink, &to),
+        None => own::capture(args, &iface, &stop, &sink, &to),
+    };
     match (&output, &result) {
         (Some(out), Ok(_)) => out.finish()?,
         // Nothing was captured into it, or it would be half a capture.
@@ -152,24 +157,30 @@ fn list_interfaces() -> Result<String, Failure> {
     Ok(crate::status::render(&statuses))
 }
 
-/// Capture owns its own XDP program, so the interface must have none.
-fn refuse_if_busy(iface: &Interface) -> Result<(), Failure> {
-    let attached = iface::attached(iface.index)?;
-    let Some(first) = attached.first() else {
-        return Ok(());
+/// What capture's own program cannot do: be chosen with -p, or report a
+/// verdict (it passes everything).
+fn own_program_allowed(args: &CaptureArgs, iface: &Interface) -> Result<(), Failure> {
+    // The program must come off when capture ends, even by SIGKILL: only
+    // a bpf_link owned by this process does that.
+    crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
+    let nothing_runs = |option: &str| {
+        Failure::new(
+            Exit::Usage,
+            format!(
+                "{option} needs a running XDP program on {} to capture around; it has none",
+                iface.name
+            ),
+        )
     };
-    Err(Failure::new(
-        Exit::Xdp,
-        format!(
-            "{} already runs XDP program {}: capture attaches a program of its own",
-            iface.name,
-            describe(first)
-        ),
-    )
-    .hint(format!(
-        "remove it first (xdp-loader unload {0}), or watch what it passes with tcpdump -i {0}",
-        iface.name
-    )))
+    if let Some(program) = &args.program {
+        return Err(nothing_runs(&format!("-p {program}"))
+            .hint("leave out -p: capture then attaches a program of its own"));
+    }
+    if args.rx_capture.exit {
+        return Err(nothing_runs("--rx-capture exit")
+            .hint("capture's own program passes every packet: leave out --rx-capture"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
