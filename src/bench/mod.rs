@@ -96,7 +96,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// All four measurements, in one table.
+/// All five measurements, in one table.
 fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
     let subjects: Vec<_> = programs::ALL.iter().collect();
     let costs = dataplane::measure(&subjects, SUITE_FRAME, effort.repeat)?;
@@ -113,6 +113,9 @@ fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
             let received = live::measure(&live::subjects(), SUITE_FRAME, effort.live_seconds)?;
             rows.extend(live::rows(&received, SUITE_FRAME));
         }
+    }
+    if features::has(Feature::LiveFrames) != Some(false) {
+        rows.extend(capture::measure(effort.live_seconds)?);
     }
     rows.extend(control::measure(effort.control_runs)?);
     rows.extend(readout::measure(effort.samples)?);
