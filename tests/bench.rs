@@ -129,7 +129,10 @@ fn quick_suite_measures_everything() {
         assert_eq!(row["unit"], "Mpps", "{row}");
         assert_positive(row);
         let note = row["note"].as_str().unwrap();
-        assert!(note.ends_with("every packet written or counted lost"), "{row}");
+        assert!(
+            note.ends_with("every packet written or counted lost"),
+            "{row}"
+        );
     }
 
     for row in section(&rows, "control") {

@@ -12,9 +12,9 @@ use std::sync::mpsc::Receiver;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 
-use super::sink::{self, Packet, Point, Sink};
+use super::sink::{Packet, Point, Sink};
 use super::target::Target;
-use super::transport::{Reader, Transport};
+use super::transport::{self, Transport};
 use crate::builtin::skel::xdp_capture_trace::XdpCaptureTraceSkelBuilder;
 use crate::cli::{CaptureArgs, CaptureBuffer};
 use crate::error::{errno_name, errno_of, errno_text, Exit, Failure};
@@ -138,17 +138,7 @@ pub fn capture(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let reader = Reader::open(
-        skel.object(),
-        transport,
-        |data| {
-            if let Some(packet) = parse_record(data) {
-                sink.borrow_mut().record(packet);
-            }
-        },
-        |_cpu, count| sink.borrow_mut().lost(count),
-    )?;
-    eprintln!(
+    let announce = format!(
         "Capturing on {} around {} at {} (snaplen {}, {}){into} (Ctrl-C to stop)",
         iface.name,
         target.describe(),
@@ -156,12 +146,15 @@ pub fn capture(
         args.snaplen,
         transport.name(),
     );
-    let result = sink::pump(sink, iface, stop, || reader.poll());
-    let mut sink = sink.borrow_mut();
-    sink.tally.buffer = transport.name();
-    let lost = reader.lost_in_ring();
-    sink.lost(lost);
-    result
+    transport::read_into(
+        skel.object(),
+        transport,
+        parse_record,
+        sink,
+        iface,
+        stop,
+        announce,
+    )
 }
 
 /// One record: the metadata (with the point and verdict), then the bytes.

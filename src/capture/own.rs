@@ -12,8 +12,8 @@ use std::sync::mpsc::Receiver;
 
 use libbpf_rs::{MapCore, MapFlags};
 
-use super::sink::{self, Packet, Point, Sink};
-use super::transport::{Reader, Transport};
+use super::sink::{Packet, Point, Sink};
+use super::transport::{self, Transport};
 use crate::attach::{self, Request};
 use crate::builtin;
 use crate::cli::{AttachKind, CaptureArgs, CaptureBuffer};
@@ -48,16 +48,6 @@ pub fn capture(
         )
         .map_err(|e| Failure::new(Exit::Bpf, format!("cannot set the snap length: {e}")))?;
 
-    let reader = Reader::open(
-        &loaded.object,
-        transport,
-        |data| {
-            if let Some(packet) = parse_record(data) {
-                sink.borrow_mut().record(packet);
-            }
-        },
-        |_cpu, count| sink.borrow_mut().lost(count),
-    )?;
     let _link = attach::attach_while_running(&Request {
         iface,
         prog_fd: loaded.program_fd(),
@@ -65,19 +55,22 @@ pub fn capture(
         kind: AttachKind::Link,
         force: false,
     })?;
-    eprintln!(
+    let announce = format!(
         "Capturing on {} ({} mode, snaplen {}, {}){into} (Ctrl-C to stop)",
         iface.name,
         mode_name(args.mode),
         args.snaplen,
         transport.name(),
     );
-    let result = sink::pump(sink, iface, stop, || reader.poll());
-    let mut sink = sink.borrow_mut();
-    sink.tally.buffer = transport.name();
-    let lost = reader.lost_in_ring();
-    sink.lost(lost);
-    result
+    transport::read_into(
+        &loaded.object,
+        transport,
+        parse_record,
+        sink,
+        iface,
+        stop,
+        announce,
+    )
 }
 
 /// The ring-buffer program where the kernel runs it (it copies with

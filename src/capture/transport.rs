@@ -9,8 +9,12 @@ use libbpf_rs::{
     MapCore, MapFlags, Object, PerfBuffer, PerfBufferBuilder, RingBuffer, RingBufferBuilder,
 };
 
-use super::sink::POLL;
+use std::cell::RefCell;
+use std::sync::mpsc::Receiver;
+
+use super::sink::{self, Packet, Sink, POLL};
 use crate::error::{Exit, Failure};
+use crate::iface::Interface;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -105,6 +109,36 @@ impl<'a> Reader<'a> {
             })
             .unwrap_or(0)
     }
+}
+
+/// Opens the reader, says `announce`, and hands each record `parse`
+/// understands to the sink until the capture ends; then adds what the
+/// ring buffer lost. The capture programs are attached already.
+pub fn read_into(
+    object: &Object,
+    transport: Transport,
+    parse: fn(&[u8]) -> Option<Packet<'_>>,
+    sink: &RefCell<Sink>,
+    iface: &Interface,
+    stop: &Receiver<()>,
+    announce: String,
+) -> Result<(), Failure> {
+    let reader = Reader::open(
+        object,
+        transport,
+        |data| {
+            if let Some(packet) = parse(data) {
+                sink.borrow_mut().record(packet);
+            }
+        },
+        |_cpu, count| sink.borrow_mut().lost(count),
+    )?;
+    eprintln!("{announce}");
+    let result = sink::pump(sink, iface, stop, || reader.poll());
+    let mut sink = sink.borrow_mut();
+    sink.tally.buffer = transport.name();
+    sink.lost(reader.lost_in_ring());
+    result
 }
 
 fn map<'o>(object: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>, Failure> {
