@@ -373,7 +373,8 @@ fn capture() {
 /// entry and at exit with that verdict (ping's reply count is the
 /// oracle). Then `-p` picks one program behind libxdp's dispatcher
 /// (Debian's xdp-tools): xdp_prog_simple runs after the parser, so it
-/// never sees request 2. Without trampolines: the refusal and its hint.
+/// never sees request 2; a capture whose program is unloaded ends.
+/// Without trampolines: the refusal and its hint.
 #[test]
 fn capture_around() {
     let _dispatcher = shares_the_dispatcher();
@@ -464,6 +465,18 @@ fn capture_around() {
             "{lines:#?}"
         );
     }
+    // A capture around a program that goes away ends and says so.
+    let mut capture = started(&["capture", net.host_if(), "-q"], "around xdp_dispatcher");
+    sh(libxdp, &["unload", net.host_if(), "--all"]);
+    assert_eq!(capture.wait_exit(Duration::from_secs(60)), Some(1));
+    assert!(
+        capture
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("no longer runs program id")),
+        "{:#?}",
+        capture.stderr_seen
+    );
 }
 
 /// Removes libxdp's dispatcher (and its pins) from an interface.

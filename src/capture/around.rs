@@ -154,6 +154,7 @@ pub fn capture(
         iface,
         stop,
         announce,
+        &|| target.gone_from(iface),
     )
 }
 

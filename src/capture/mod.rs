@@ -124,6 +124,20 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         .hint(format!("interfaces here: {}", interface_names()))
         .into());
     }
+    if let Some(why) = tally.target_gone {
+        return Err(Failure::new(
+            Exit::Fail,
+            format!(
+                "{why}; {} packet(s) captured around it before that{into}",
+                tally.captured
+            ),
+        )
+        .hint(format!(
+            "capture again to capture around what {} runs now (xdp-loader status {0})",
+            iface.name
+        ))
+        .into());
+    }
     let lost = match tally.lost {
         0 => String::new(),
         n => format!(

@@ -70,6 +70,8 @@ pub fn capture(
         iface,
         stop,
         announce,
+        // Its link is this process's: it comes off only with the interface.
+        &|| None,
     )
 }
 

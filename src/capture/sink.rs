@@ -64,6 +64,9 @@ pub struct Tally {
     pub write_error: Option<std::io::Error>,
     /// The interface was deleted while capturing (its program with it).
     pub interface_gone: bool,
+    /// Why the program captured around is no longer there to capture
+    /// (detached, or replaced as a dispatcher is when programs change).
+    pub target_gone: Option<String>,
 }
 
 pub struct Sink<'a> {
@@ -134,7 +137,7 @@ impl<'a> Sink<'a> {
     /// Pushes the records out: each round's records reach the file at
     /// once, so a capture killed (SIGKILL, a crash) leaves a pcap file
     /// that tcpdump reads to the end.
-    fn flush(&mut self) -> Result<(), Failure> {
+    pub fn flush(&mut self) -> Result<(), Failure> {
         let _ = self.lines.flush();
         if let Some(pcap) = self.pcap {
             if let Err(e) = pcap.borrow_mut().flush() {
@@ -154,14 +157,16 @@ impl<'a> Sink<'a> {
 /// How long one poll waits before looking at Ctrl-C and --count again.
 pub const POLL: Duration = Duration::from_millis(100);
 
-/// Polls until --count packets, Ctrl-C/SIGTERM, a write error, or the
-/// interface going away. `poll` waits up to POLL for records and hands
-/// them to the sink.
+/// Polls until --count packets, Ctrl-C/SIGTERM, a write error, the
+/// interface going away, or `target_gone` saying why the program captured
+/// around is no longer there. `poll` waits up to POLL for records and
+/// hands them to the sink.
 pub fn pump(
     sink: &std::cell::RefCell<Sink>,
     iface: &Interface,
     stop: &Receiver<()>,
     mut poll: impl FnMut(),
+    target_gone: &dyn Fn() -> Option<String>,
 ) -> Result<(), Failure> {
     for round in 1u64.. {
         // EINTR (a signal arrived) is not an error: the loop looks at why.
@@ -175,6 +180,12 @@ pub fn pump(
         if round % 10 == 0 && iface::name_of(iface.index).as_deref() != Some(iface.name.as_str()) {
             sink.tally.interface_gone = true;
             break;
+        }
+        if round % 10 == 0 {
+            if let Some(why) = target_gone() {
+                sink.tally.target_gone = Some(why);
+                break;
+            }
         }
     }
     Ok(())

@@ -22,13 +22,29 @@ pub struct Target {
     /// Its main function's name in its BTF (the program name is cut to 15
     /// characters; the function's is whole).
     pub function: String,
-    /// "behind xdp_dispatcher (id N)" for a dispatcher's component.
+    /// ", behind xdp_dispatcher id N" for a dispatcher's component.
     pub behind: String,
+    /// The program attached to the interface: the target, or its dispatcher.
+    pub attached_id: u32,
 }
 
 impl Target {
     pub fn describe(&self) -> String {
         format!("{} (id {}{})", self.name, self.id, self.behind)
+    }
+
+    /// Why capturing around it shows nothing any more, if so: the program
+    /// attached at the start is not attached now (unloaded, replaced, or
+    /// a new dispatcher took over when programs were added or removed).
+    pub fn gone_from(&self, iface: &Interface) -> Option<String> {
+        let slots = crate::iface::slots(iface.index).ok()?;
+        match slots.iter().any(|&(_, id)| id == self.attached_id) {
+            true => None,
+            false => Some(format!(
+                "{} no longer runs program id {} (detached or replaced)",
+                iface.name, self.attached_id
+            )),
+        }
     }
 }
 
@@ -72,6 +88,7 @@ pub fn choose(
             id,
             name,
             format!(", behind {DISPATCHER} id {}", attached.prog_id),
+            attached.prog_id,
         );
     }
     if !matches(attached.prog_id, &main.name) {
@@ -99,10 +116,22 @@ pub fn choose(
     }
     // SAFETY: a new fd we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    target(fd, attached.prog_id, main.name, String::new())
+    target(
+        fd,
+        attached.prog_id,
+        main.name,
+        String::new(),
+        attached.prog_id,
+    )
 }
 
-fn target(fd: OwnedFd, id: u32, name: String, behind: String) -> Result<Target, Failure> {
+fn target(
+    fd: OwnedFd,
+    id: u32,
+    name: String,
+    behind: String,
+    attached_id: u32,
+) -> Result<Target, Failure> {
     let function = main_function(&fd, id).ok_or_else(|| {
         Failure::new(
             Exit::Fail,
@@ -116,6 +145,7 @@ fn target(fd: OwnedFd, id: u32, name: String, behind: String) -> Result<Target, 
         name,
         function,
         behind,
+        attached_id,
     })
 }
 

@@ -91,6 +91,15 @@ impl<'a> Reader<'a> {
         };
     }
 
+    /// Hands over every record still waiting, without waiting for more:
+    /// at Ctrl-C, what had arrived is written, not left uncounted.
+    pub fn drain(&self) {
+        let _ = match &self.buffer {
+            Buffer::Perf(perf) => perf.consume(),
+            Buffer::Ring(ring) => ring.consume(),
+        };
+    }
+
     /// Packets the program could not put into the full ring, all CPUs.
     pub fn lost_in_ring(&self) -> u64 {
         if matches!(self.buffer, Buffer::Perf(_)) {
@@ -122,6 +131,7 @@ pub fn read_into(
     iface: &Interface,
     stop: &Receiver<()>,
     announce: String,
+    target_gone: &dyn Fn() -> Option<String>,
 ) -> Result<(), Failure> {
     let reader = Reader::open(
         object,
@@ -134,11 +144,12 @@ pub fn read_into(
         |_cpu, count| sink.borrow_mut().lost(count),
     )?;
     eprintln!("{announce}");
-    let result = sink::pump(sink, iface, stop, || reader.poll());
+    let result = sink::pump(sink, iface, stop, || reader.poll(), target_gone);
+    reader.drain();
     let mut sink = sink.borrow_mut();
     sink.tally.buffer = transport.name();
     sink.lost(reader.lost_in_ring());
-    result
+    result.and(sink.flush())
 }
 
 fn map<'o>(object: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>, Failure> {
