@@ -12,7 +12,7 @@ use std::sync::mpsc::Receiver;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 
-use super::sink::{Packet, Point, Sink};
+use super::sink::{Ending, Packet, Point, Sink};
 use super::target::Target;
 use super::transport::{self, Transport};
 use crate::builtin::skel::xdp_capture_trace::XdpCaptureTraceSkelBuilder;
@@ -151,10 +151,12 @@ pub fn capture(
         transport,
         parse_record,
         sink,
-        iface,
-        stop,
+        &Ending {
+            iface,
+            stop,
+            target_gone: &|| target.gone_from(iface),
+        },
         announce,
-        &|| target.gone_from(iface),
     )
 }
 

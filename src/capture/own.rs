@@ -12,7 +12,7 @@ use std::sync::mpsc::Receiver;
 
 use libbpf_rs::{MapCore, MapFlags};
 
-use super::sink::{Packet, Point, Sink};
+use super::sink::{Ending, Packet, Point, Sink};
 use super::transport::{self, Transport};
 use crate::attach::{self, Request};
 use crate::builtin;
@@ -67,11 +67,13 @@ pub fn capture(
         transport,
         parse_record,
         sink,
-        iface,
-        stop,
+        &Ending {
+            iface,
+            stop,
+            // Its own link: it comes off only with the interface.
+            target_gone: &|| None,
+        },
         announce,
-        // Its link is this process's: it comes off only with the interface.
-        &|| None,
     )
 }
 

@@ -157,17 +157,28 @@ impl<'a> Sink<'a> {
 /// How long one poll waits before looking at Ctrl-C and --count again.
 pub const POLL: Duration = Duration::from_millis(100);
 
-/// Polls until --count packets, Ctrl-C/SIGTERM, a write error, the
-/// interface going away, or `target_gone` saying why the program captured
-/// around is no longer there. `poll` waits up to POLL for records and
-/// hands them to the sink.
+/// What ends a capture besides --count and write errors.
+pub struct Ending<'a> {
+    /// Its deletion (the program goes with it).
+    pub iface: &'a Interface,
+    /// Ctrl-C / SIGTERM.
+    pub stop: &'a Receiver<()>,
+    /// Why the program captured around is no longer there, if so.
+    pub target_gone: &'a dyn Fn() -> Option<String>,
+}
+
+/// Polls until --count packets, a write error, or an `ending`. `poll`
+/// waits up to POLL for records and hands them to the sink.
 pub fn pump(
     sink: &std::cell::RefCell<Sink>,
-    iface: &Interface,
-    stop: &Receiver<()>,
+    ending: &Ending,
     mut poll: impl FnMut(),
-    target_gone: &dyn Fn() -> Option<String>,
 ) -> Result<(), Failure> {
+    let Ending {
+        iface,
+        stop,
+        target_gone,
+    } = ending;
     for round in 1u64.. {
         // EINTR (a signal arrived) is not an error: the loop looks at why.
         poll();

@@ -10,11 +10,9 @@ use libbpf_rs::{
 };
 
 use std::cell::RefCell;
-use std::sync::mpsc::Receiver;
 
-use super::sink::{self, Packet, Sink, POLL};
+use super::sink::{self, Ending, Packet, Sink, POLL};
 use crate::error::{Exit, Failure};
-use crate::iface::Interface;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -128,10 +126,8 @@ pub fn read_into(
     transport: Transport,
     parse: fn(&[u8]) -> Option<Packet<'_>>,
     sink: &RefCell<Sink>,
-    iface: &Interface,
-    stop: &Receiver<()>,
+    ending: &Ending,
     announce: String,
-    target_gone: &dyn Fn() -> Option<String>,
 ) -> Result<(), Failure> {
     let reader = Reader::open(
         object,
@@ -144,7 +140,7 @@ pub fn read_into(
         |_cpu, count| sink.borrow_mut().lost(count),
     )?;
     eprintln!("{announce}");
-    let result = sink::pump(sink, iface, stop, || reader.poll(), target_gone);
+    let result = sink::pump(sink, ending, || reader.poll());
     reader.drain();
     let mut sink = sink.borrow_mut();
     sink.tally.buffer = transport.name();
