@@ -55,7 +55,7 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Print bpf_printk() lines from the kernel's trace pipe, decoding the xdp_printk lesson's MACs.
     Trace(TraceArgs),
-    /// Copy the packets arriving on IFNAME to a pcap file (an XDP program and a perf buffer).
+    /// Record the packets arriving on IFNAME (lines, a pcap file), around the XDP program running there with its verdict (as xdpdump).
     Capture(CaptureArgs),
     /// Read and write BPF maps: list, dump, lookup, update, delete; new-inner for map-in-map.
     Map(MapArgs),
@@ -411,12 +411,16 @@ pub struct CaptureArgs {
     pub count: Option<u64>,
 
     /// Bytes kept of each packet (the rest is counted, not copied).
-    #[arg(short, long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
+    #[arg(short, long, alias = "snapshot-length", default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
     pub snaplen: u32,
 
     /// Attach mode of the capture program (when capture attaches its own).
-    #[arg(short, long, value_enum, default_value_t = Mode::Native)]
+    #[arg(short, long, alias = "load-xdp-mode", value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
+
+    /// Accepted for xdpdump's command lines: capture always writes classic pcap.
+    #[arg(long = "use-pcap", hide = true)]
+    pub use_pcap: bool,
 
     /// No line per packet (only the final count).
     #[arg(short, long)]
