@@ -19,6 +19,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "capture_ring.h"
 
 /* What precedes the packet bytes in each record (read by src/capture). */
 struct trace_meta {
@@ -41,19 +42,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } capture_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-} capture_ring SEC(".maps");
-
-/* Slot 0: packets not captured because the ring was full. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
-} capture_lost SEC(".maps");
 
 static __always_inline struct trace_meta meta_of(struct xdp_buff *xdp, __u32 point,
 						 __u32 verdict)
@@ -83,25 +71,13 @@ static __always_inline void to_perf(struct xdp_buff *xdp, __u32 point, __u32 ver
 static __always_inline void reserve(struct xdp_buff *xdp, struct trace_meta *meta,
 				    const __u32 size)
 {
-	__u32 key = 0, len = meta->cap_len;
-	__u64 *lost;
-	__u8 *rec;
+	__u8 *rec = ring_reserve(sizeof(*meta), size);
 
-	rec = bpf_ringbuf_reserve(&capture_ring, sizeof(*meta) + size, 0);
-	if (!rec) {
-		lost = bpf_map_lookup_elem(&capture_lost, &key);
-		if (lost)
-			*lost += 1;
+	if (!rec)
 		return;
-	}
 	__builtin_memcpy(rec, meta, sizeof(*meta));
-	/* Tells the verifier the copy fits the reservation: len is 1..size,
-	 * and ((len - 1) & (size - 1)) + 1 is len again, in bounds the
-	 * verifier can follow (size is a power of two). The barrier keeps
-	 * clang from seeing that and dropping the arithmetic. */
-	asm volatile("" : "+r"(len));
-	len = ((len - 1) & (size - 1)) + 1;
-	if (bpf_probe_read_kernel(rec + sizeof(*meta), len, xdp->data)) {
+	if (bpf_probe_read_kernel(rec + sizeof(*meta), ring_copy_len(meta->cap_len, size),
+				  xdp->data)) {
 		bpf_ringbuf_discard(rec, 0);
 		return;
 	}
@@ -112,18 +88,9 @@ static __always_inline void to_ring(struct xdp_buff *xdp, __u32 point, __u32 ver
 {
 	struct trace_meta meta = meta_of(xdp, point, verdict);
 
-	if (meta.cap_len <= 128)
-		reserve(xdp, &meta, 128);
-	else if (meta.cap_len <= 512)
-		reserve(xdp, &meta, 512);
-	else if (meta.cap_len <= 2048)
-		reserve(xdp, &meta, 2048);
-	else if (meta.cap_len <= 4096)
-		reserve(xdp, &meta, 4096);
-	else if (meta.cap_len <= 16384)
-		reserve(xdp, &meta, 16384);
-	else
-		reserve(xdp, &meta, 65536);
+#define RESERVE(size) reserve(xdp, &meta, size)
+	RING_BY_SIZE(meta.cap_len, RESERVE);
+#undef RESERVE
 }
 
 SEC("fentry/func")
