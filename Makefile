@@ -657,7 +657,7 @@ tracing04:
 	pcap=$(TRACING04_PCAP); \
 	step "tracing04, step 1: a test environment"; \
 	run xdp-loader testenv setup --name $(TRACING04_ENV); $(SETTLE); \
-	step "step 2: capture 3 packets: xdp_capture copies each to user space (perf buffer), xdp-loader writes them to a pcap file"; \
+	step "step 2: capture 3 packets: the capture program copies each to user space (ring buffer from 5.18, else perf buffer), xdp-loader writes them to a pcap file"; \
 	printf '$$ %s\n' "xdp-loader capture $(TRACING04_ENV) -w $$pcap --count 3 &"; \
 	xdp-loader capture $(TRACING04_ENV) -w $$pcap --count 3 & capture=$$!; sleep 1; \
 	run xdp-loader testenv ping --name $(TRACING04_ENV) -c 3; \

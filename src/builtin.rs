@@ -34,6 +34,12 @@ pub mod skel {
     pub mod xdp_capture {
         include!(concat!(env!("OUT_DIR"), "/xdp_capture.skel.rs"));
     }
+    pub mod xdp_capture_ring {
+        include!(concat!(env!("OUT_DIR"), "/xdp_capture_ring.skel.rs"));
+    }
+    pub mod xdp_capture_trace {
+        include!(concat!(env!("OUT_DIR"), "/xdp_capture_trace.skel.rs"));
+    }
     pub mod xdp_map_in_map {
         include!(concat!(env!("OUT_DIR"), "/xdp_map_in_map.skel.rs"));
     }
@@ -142,6 +148,20 @@ pub const BUILTINS: &[Builtin] = &[
         description: "for `xdp-loader capture`: copies each packet to user space through a perf buffer, passes everything",
         object: object_of!("xdp_capture"),
         run_by: None,
+    },
+    Builtin {
+        name: "xdp_capture_ring",
+        lesson: "tracing04",
+        description: "for `xdp-loader capture` on Linux 5.18+: copies each packet to user space through the BPF ring buffer (bpf_xdp_load_bytes), passes everything",
+        object: object_of!("xdp_capture_ring"),
+        run_by: None,
+    },
+    Builtin {
+        name: "xdp_capture_trace",
+        lesson: "tracing04",
+        description: "for `xdp-loader capture` around a running XDP program: fentry/fexit programs recording each packet and the program's verdict (perf or ring buffer); not an XDP program",
+        object: object_of!("xdp_capture_trace"),
+        run_by: Some("xdp-loader capture"),
     },
     Builtin {
         name: "xdp_map_in_map",

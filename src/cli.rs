@@ -61,7 +61,7 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Print bpf_printk() lines from the kernel's trace pipe, decoding the xdp_printk lesson's MACs.
     Trace(TraceArgs),
-    /// Copy the packets arriving on IFNAME to a pcap file (an XDP program and a perf buffer).
+    /// Record the packets arriving on IFNAME (lines, a pcap file), around the XDP program running there with its verdict (as xdpdump).
     Capture(CaptureArgs),
     /// Read and write BPF maps: list, dump, lookup, update, delete; new-inner for map-in-map.
     Map(MapArgs),
@@ -399,11 +399,34 @@ pub struct BuildArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Options follow xdpdump's: -i, -w - (pcap to standard output), -x, -P, -D, \
+                  --rx-capture, -p. On an interface that runs an XDP program, capture records \
+                  each packet around that program (fentry/fexit, with its verdict) where the \
+                  kernel has BPF trampolines."
+)]
 pub struct CaptureArgs {
-    #[command(flatten)]
-    pub iface: IfnameArg,
+    /// Interface to capture on.
+    #[arg(value_name = "IFNAME", required_unless_present_any = ["interface", "list_interfaces"])]
+    pub ifname: Option<String>,
 
-    /// Write the packets to this pcap file (tcpdump -r, wireshark read it).
+    /// Interface to capture on (xdpdump and tcpdump spelling).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFNAME",
+        alias = "dev",
+        short_alias = 'd',
+        conflicts_with = "ifname"
+    )]
+    pub interface: Option<String>,
+
+    /// List the interfaces and their XDP programs, and exit (as xdpdump -D).
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Write the packets to this pcap file (tcpdump -r, wireshark read it);
+    /// `-` writes it to standard output (the packet lines then go to standard error).
     #[arg(
         short = 'w',
         long = "write",
@@ -417,16 +440,61 @@ pub struct CaptureArgs {
     pub count: Option<u64>,
 
     /// Bytes kept of each packet (the rest is counted, not copied).
-    #[arg(short, long, default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
+    #[arg(short, long, alias = "snapshot-length", default_value_t = 65535, value_parser = clap::value_parser!(u32).range(14..=65535))]
     pub snaplen: u32,
 
-    /// Attach mode of the capture program.
-    #[arg(short, long, value_enum, default_value_t = Mode::Native)]
+    /// Attach mode of the capture program (when capture attaches its own).
+    #[arg(short, long, alias = "load-xdp-mode", value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
+
+    /// Accepted for xdpdump's command lines: capture always writes classic pcap.
+    #[arg(long = "use-pcap", hide = true)]
+    pub use_pcap: bool,
 
     /// No line per packet (only the final count).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also print each packet's bytes in hex (and ASCII).
+    #[arg(short = 'x', long = "hex")]
+    pub hex: bool,
+
+    /// Put the interface in promiscuous mode while capturing.
+    #[arg(short = 'P', long = "promiscuous-mode")]
+    pub promiscuous: bool,
+
+    /// Where a packet is recorded around a running XDP program: entry (as it
+    /// arrives), exit (with the program's verdict) or entry,exit.
+    #[arg(long = "rx-capture", value_name = "entry|exit|entry,exit", default_value = "entry",
+          value_parser = crate::capture::parse_rx_capture)]
+    pub rx_capture: crate::capture::RxCapture,
+
+    /// How packets reach user space: the BPF ring buffer (Linux 5.8; for
+    /// capture's own program 5.18), per-CPU perf buffers, or the ring where
+    /// the kernel has it.
+    #[arg(long, value_enum, default_value_t = CaptureBuffer::Auto)]
+    pub buffer: CaptureBuffer,
+
+    /// The program to capture around, by name or id, when several run
+    /// behind a dispatcher (default: the one attached, or the only one behind it).
+    #[arg(short = 'p', long = "program-names", value_name = "PROG")]
+    pub program: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureBuffer {
+    Auto,
+    Perf,
+    Ring,
+}
+
+impl CaptureArgs {
+    pub fn ifname(&self) -> &str {
+        self.interface
+            .as_deref()
+            .or(self.ifname.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -706,6 +774,14 @@ pub enum BenchCommand {
     /// Real frames into a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES), counted by the program on the peer.
     Live {
         /// Seconds of traffic per program (0.001 to 86400).
+        #[arg(long, default_value = "2", value_parser = crate::numbers::seconds)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Packets per second `capture` writes (every other one counted as lost), against xdpdump.
+    Capture {
+        /// Seconds of traffic per contender (0.001 to 86400).
         #[arg(long, default_value = "2", value_parser = crate::numbers::seconds)]
         seconds: f64,
         #[arg(long)]

@@ -23,7 +23,7 @@
 //! - `testenv`: test environments (namespace + veth pair)
 //! - `monitor`: count the kernel's xdp:* tracepoint events (tracing01/02)
 //! - `trace`: read bpf_printk lines from the trace pipe (tracing03)
-//! - `capture`: packets to a pcap file through a perf buffer (tracing04)
+//! - `capture`: packets to lines and a pcap file, by its own program or around a running one (tracing04, xdpdump)
 //! - `tracefs`, `fsmount`: finding and mounting tracefs (and bpffs)
 //! - `libbpf_log`: capture libbpf's messages (verifier log, kernel errors)
 //! - `verifier_hints`: what the verifier's packet-access refusals mean (experiment01)

@@ -134,6 +134,20 @@ fn quick_suite_measures_everything() {
     };
     assert!(counted > 0 && counted + lost == sent, "{afxdp}");
 
+    // Capture: whatever it did not write it counted as lost (the arrived
+    // count is the inside end's, from netlink).
+    let capture = section(&rows, "capture");
+    assert!(named(&rows, "capture, own program")["name"].is_string());
+    for row in capture {
+        assert_eq!(row["unit"], "Mpps", "{row}");
+        assert_positive(row);
+        let note = row["note"].as_str().unwrap();
+        assert!(
+            note.ends_with("every packet written or counted lost"),
+            "{row}"
+        );
+    }
+
     for row in section(&rows, "control") {
         assert_eq!(row["unit"], "ms", "{row}");
         assert_positive(row);

@@ -369,6 +369,128 @@ fn capture() {
     assert_eq!(attached(&net), None, "capture leaves nothing attached");
 }
 
+/// `capture` around a running program (fentry/fexit, xdpdump's way):
+/// xdp_parser passes echo request 1 and drops 2; each is recorded at
+/// entry and at exit with that verdict (ping's reply count is the
+/// oracle). Then `-p` picks one program behind libxdp's dispatcher
+/// (Debian's xdp-tools): xdp_prog_simple runs after the parser, so it
+/// never sees request 2; a capture whose program is unloaded ends.
+/// Without trampolines: the refusal and its hint.
+#[test]
+fn capture_around() {
+    let _dispatcher = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    loader(&["load", "-m", "skb", net.host_if(), "xdp_parser"]).ok();
+    let before = attached(&net);
+    net.settle();
+    let args = [
+        "capture",
+        net.host_if(),
+        "--rx-capture",
+        "entry,exit",
+        "-c",
+        "4",
+    ];
+    if feature_result(&features_json(&[]), "fentry") != "yes" {
+        let run = loader(&args).fails_with(1);
+        assert!(run.stderr.contains("needs BPF trampolines"), "{run:#?}");
+        assert!(run.hint().contains("xdp-loader unload"), "{run:#?}");
+        assert_eq!(attached(&net), before, "the refusal changes nothing");
+        report("capture_around", "refused", "no BPF trampolines (fentry)");
+        return;
+    }
+    let mut capture = started(&args, "Capturing on");
+    assert_eq!(replies(&net, 2), 1, "xdp_parser drops the 2nd request");
+    assert_eq!(capture.wait_exit(Duration::from_secs(60)), Some(0));
+    let lines: Vec<String> = std::iter::from_fn(|| capture.stdout.try_recv().ok()).collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    for (seq, exit) in [(1, "@exit[PASS]"), (2, "@exit[DROP]")] {
+        let of_seq: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains(&format!("seq {seq},")))
+            .collect();
+        assert_eq!(of_seq.len(), 2, "{lines:#?}");
+        assert!(of_seq.iter().any(|l| l.contains("@entry")), "{lines:#?}");
+        assert!(of_seq.iter().any(|l| l.contains(exit)), "{lines:#?}");
+    }
+    assert_eq!(attached(&net), before, "the program is untouched");
+
+    let libxdp = "/usr/sbin/xdp-loader";
+    if !std::path::Path::new(libxdp).exists() {
+        report(
+            "capture_around",
+            "pass",
+            "single program only: no libxdp xdp-loader here",
+        );
+        return;
+    }
+    loader(&["unload", net.host_if(), "--all"]).ok();
+    // The objects build.rs made (next to its include directory): clang
+    // under emulation would take minutes.
+    let built = std::path::Path::new(env!("XDP_TUTORIAL_BPF_INCLUDE"))
+        .parent()
+        .unwrap();
+    let objects: Vec<String> = ["xdp_parser", "xdp_pass"]
+        .iter()
+        .map(|name| path(&built.join(format!("{name}.bpf.o"))).to_string())
+        .collect();
+    sh(
+        libxdp,
+        &["load", "-m", "skb", net.host_if(), &objects[0], &objects[1]],
+    );
+    let _unload = UnloadWithLibxdp(net.host_if().to_string());
+    let mut capture = started(
+        &[
+            "capture",
+            net.host_if(),
+            "-p",
+            "xdp_prog_simple",
+            "--rx-capture",
+            "exit",
+            "-c",
+            "2",
+        ],
+        "behind xdp_dispatcher",
+    );
+    assert_eq!(replies(&net, 3), 2);
+    assert_eq!(capture.wait_exit(Duration::from_secs(60)), Some(0));
+    let lines: Vec<String> = std::iter::from_fn(|| capture.stdout.try_recv().ok()).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    for seq in [1, 3] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("seq {seq},")) && l.contains("@exit[PASS]")),
+            "{lines:#?}"
+        );
+    }
+    // A capture around a program that goes away ends and says so.
+    let mut capture = started(&["capture", net.host_if(), "-q"], "around xdp_dispatcher");
+    sh(libxdp, &["unload", net.host_if(), "--all"]);
+    assert_eq!(capture.wait_exit(Duration::from_secs(60)), Some(1));
+    assert!(
+        capture
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("no longer runs program id")),
+        "{:#?}",
+        capture.stderr_seen
+    );
+}
+
+/// Removes libxdp's dispatcher (and its pins) from an interface.
+struct UnloadWithLibxdp(String);
+
+impl Drop for UnloadWithLibxdp {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("/usr/sbin/xdp-loader")
+            .args(["unload", &self.0, "--all"])
+            .output();
+    }
+}
+
 /// Live frames (BPF_F_TEST_XDP_LIVE_FRAMES) exist from Linux 5.18.
 #[test]
 fn bench_live() {

@@ -144,7 +144,7 @@ pub fn rows(received: &[Received], size: usize) -> Vec<Row> {
 }
 
 /// Attaches in native mode to the inside end, replacing the last subject.
-fn attach_inside(pair: &VethPair, receiver: &LoadedSubject) -> Result<(), Failure> {
+pub(super) fn attach_inside(pair: &VethPair, receiver: &LoadedSubject) -> Result<(), Failure> {
     // The fd alone goes to the thread (the loaded object is not Sync).
     let prog_fd = receiver.fd();
     pair.inside(|| {

@@ -9,12 +9,14 @@
 //! - `control`: load + attach + detach against `ip link` and `bpftool`
 //! - `readout`: syscalls and CPU per `stats` sample against a per-key reader
 //! - `student_loop`: edit -> build -> load of a lesson against `cargo build`
+//! - `capture`: packets per second `capture` writes, against xdpdump
 //!
 //! and what they are built from: `frames` (test frames), `programs` (which
 //! program on which frame), `test_run` (the syscall), `veth` (a private
 //! veth pair), `reader` (the stats readers `readout` runs), `table` (output).
 
 mod afxdp_rx;
+mod capture;
 mod control;
 mod dataplane;
 pub mod frames;
@@ -91,6 +93,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             (live::rows(&received, SUITE_FRAME), *json)
         }
         Some(BenchCommand::Control { runs, json }) => (control::measure(*runs)?, *json),
+        Some(BenchCommand::Capture { seconds, json }) => (capture::measure(*seconds)?, *json),
         Some(BenchCommand::Stats { samples, json }) => (readout::measure(*samples)?, *json),
         Some(BenchCommand::Suite { quick, json }) => {
             (suite(if *quick { &QUICK } else { &FULL })?, *json)
@@ -101,7 +104,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// All four measurements, in one table.
+/// All five measurements, in one table.
 fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
     let subjects: Vec<_> = programs::ALL.iter().collect();
     let costs = dataplane::measure(&subjects, SUITE_FRAME, effort.repeat)?;
@@ -119,6 +122,9 @@ fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
             received.push(afxdp_rx::measure(SUITE_FRAME, effort.live_seconds)?);
             rows.extend(live::rows(&received, SUITE_FRAME));
         }
+    }
+    if features::has(Feature::LiveFrames) != Some(false) {
+        rows.extend(capture::measure(effort.live_seconds)?);
     }
     rows.extend(control::measure(effort.control_runs)?);
     rows.extend(readout::measure(effort.samples)?);

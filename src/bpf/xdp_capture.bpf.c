@@ -13,13 +13,7 @@
 #include "vmlinux_xdp.h"
 #include <bpf/bpf_helpers.h>
 #include "xdp_stats_kern.h"
-
-/* What precedes the packet bytes in each record (read by src/capture). */
-struct capture_meta {
-	__u64 timestamp_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u32 pkt_len;		/* the frame's length on the wire */
-	__u32 cap_len;		/* how many bytes of it follow */
-};
+#include "xdp_capture.h"
 
 /* One perf ring per CPU: libbpf sizes it to the number of CPUs. */
 struct {
@@ -28,34 +22,11 @@ struct {
 	__type(value, __u32);
 } capture_events SEC(".maps");
 
-/* Slot 0: the snap length, written by the loader before it attaches. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 1);
-} capture_config SEC(".maps");
-
-/* The kernel copies at most this much packet data into one record. */
-#define MAX_SNAPLEN 0xffff
-
 SEC("xdp")
 int xdp_capture_func(struct xdp_md *ctx)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	void *data = (void *)(long)ctx->data;
-	__u32 key = 0, *snaplen;
-	struct capture_meta meta;
+	struct capture_meta meta = capture_meta_of(ctx);
 	__u64 flags;
-
-	meta.timestamp_ns = bpf_ktime_get_ns();
-	meta.pkt_len = data_end - data;
-	meta.cap_len = meta.pkt_len;
-	snaplen = bpf_map_lookup_elem(&capture_config, &key);
-	if (snaplen && *snaplen && meta.cap_len > *snaplen)
-		meta.cap_len = *snaplen;
-	if (meta.cap_len > MAX_SNAPLEN)
-		meta.cap_len = MAX_SNAPLEN;
 
 	/* BPF_F_CURRENT_CPU: this CPU's ring; bits 32-51: packet bytes to add. */
 	flags = BPF_F_CURRENT_CPU | ((__u64)meta.cap_len << 32);

@@ -1,49 +1,81 @@
 //! `xdp-loader capture IFNAME`: the packets arriving on an interface,
-//! copied to user space by the xdp_capture program through a perf buffer
-//! and written to a pcap file (the C tutorial's tracing04
-//! `xdp_sample_pkts_user`).
+//! written as tcpdump-style lines and to a pcap file, with xdpdump's
+//! options (`-i`, `-w -`, `-x`, `-P`, `-D`, `--rx-capture`, `-p`).
 //!
-//! The program is attached through a bpf_link that is not pinned, so it
-//! comes off when the command ends, however it ends (Ctrl-C, --count,
-//! an error, even SIGKILL): a capture never leaves a program behind.
+//! - `own`: an interface without XDP gets capture's own program
+//!   (xdp_capture, the C tutorial's tracing04 `xdp_sample_pkts`)
+//! - `around`, `target`: an interface running XDP is captured around its
+//!   program (or, with `-p`, one behind its dispatcher) with fentry/fexit
+//! - `transport`: perf buffer or ring buffer
+//! - `sink`: each packet's record, line and count; the poll loop
+//! - `output`, `pcap`: the pcap file (or standard output)
+//! - `summary`: the per-packet line and the hex dump
+//! - `clock`: kernel time to wall time
+//! - `promisc`: `-P`
 
+mod around;
+mod clock;
+mod output;
+mod own;
 mod pcap;
+mod promisc;
+mod sink;
 mod summary;
+mod target;
+mod transport;
 
 use std::cell::RefCell;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use libbpf_rs::{MapCore, MapFlags, PerfBufferBuilder};
-
-use crate::attach::{self, Request};
-use crate::builtin;
-use crate::cli::{AttachKind, CaptureArgs};
+use crate::cli::CaptureArgs;
 use crate::commands::require_root;
-use crate::error::{errno_text, Exit, Failure};
-use crate::iface::{self, mode_name, Interface};
-use crate::object::{self, Selection, Source};
+use crate::error::{Exit, Failure};
+use crate::iface::{self, Interface};
 use crate::signals;
-use pcap::PcapWriter;
+use output::Output;
+use sink::Sink;
 
-/// `struct capture_meta` of xdp_capture.bpf.c: what precedes the bytes.
-const META_LEN: usize = 16;
-/// How long one poll waits before looking at Ctrl-C and --count again.
-const POLL: Duration = Duration::from_millis(100);
+/// `--rx-capture`: where a packet is recorded around a running program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxCapture {
+    pub entry: bool,
+    pub exit: bool,
+}
+
+/// `entry`, `exit`, or both separated by a comma (either order).
+pub fn parse_rx_capture(text: &str) -> Result<RxCapture, String> {
+    let mut points = RxCapture {
+        entry: false,
+        exit: false,
+    };
+    for word in text.split(',') {
+        match word.trim() {
+            "entry" => points.entry = true,
+            "exit" => points.exit = true,
+            other => return Err(format!("`{other}` is not entry or exit")),
+        }
+    }
+    Ok(points)
+}
 
 pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     require_root("xdp-loader capture")?;
-    let iface = iface::resolve(args.iface.name())?;
-    // The program must come off when capture ends, even by SIGKILL: only
-    // a bpf_link owned by this process does that.
-    crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
-    attach::refuse_if_busy(
-        &iface,
-        "capture",
-        &format!("or watch what it passes with tcpdump -i {}", iface.name),
-    )?;
+    if args.list_interfaces {
+        print!("{}", list_interfaces()?);
+        return Ok(());
+    }
+    let iface = iface::resolve(args.ifname())?;
+    let running = iface::attached(iface.index)?;
+    let target = match running.first() {
+        Some(attached) => {
+            let target = target::choose(&iface, attached, args.program.as_deref())?;
+            around::require_trampolines(&iface, &target)?;
+            Some(target)
+        }
+        None => {
+            own_program_allowed(args, &iface)?;
+            None
+        }
+    };
     let stop = signals::stop_requests()?;
 
     // The file comes first: a path that cannot be written changes nothing.
@@ -51,19 +83,36 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         Some(path) => Some(Output::create(path, args.snaplen)?),
         None => None,
     };
-    let result = capture(args, &iface, &stop, output.as_ref().map(|o| &o.writer));
+    let into = output
+        .as_ref()
+        .map(|o| format!(" written to {}", o.name()))
+        .unwrap_or_default();
+    let _promiscuous = match args.promiscuous {
+        true => Some(promisc::Promiscuous::enter(&iface)?),
+        false => None,
+    };
+    let lines_to_stderr = args.write.as_deref().is_some_and(output::is_stdout);
+    let sink = RefCell::new(Sink::new(
+        args,
+        output.as_ref().map(|o| &o.writer),
+        lines_to_stderr,
+    ));
+    let to = output
+        .as_ref()
+        .map(|o| format!(" to {}", o.name()))
+        .unwrap_or_default();
+    let result = match &target {
+        Some(target) => around::capture(args, &iface, target, &stop, &sink, &to),
+        None => own::capture(args, &iface, &stop, &sink, &to),
+    };
     match (&output, &result) {
         (Some(out), Ok(_)) => out.finish()?,
         // Nothing was captured into it, or it would be half a capture.
         (Some(out), Err(_)) => out.discard(),
         (None, _) => {}
     }
-    let tally = result?;
-    let into = args
-        .write
-        .as_ref()
-        .map(|p| format!(" written to {}", p.display()))
-        .unwrap_or_default();
+    result?;
+    let tally = sink.into_inner().tally;
     if tally.interface_gone {
         return Err(Failure::new(
             Exit::Fail,
@@ -75,9 +124,26 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         .hint(format!("interfaces here: {}", interface_names()))
         .into());
     }
+    if let Some(why) = tally.target_gone {
+        return Err(Failure::new(
+            Exit::Fail,
+            format!(
+                "{why}; {} packet(s) captured around it before that{into}",
+                tally.captured
+            ),
+        )
+        .hint(format!(
+            "capture again to capture around what {} runs now (xdp-loader status {0})",
+            iface.name
+        ))
+        .into());
+    }
     let lost = match tally.lost {
         0 => String::new(),
-        n => format!("; {n} more arrived while the perf buffer was full and were not captured"),
+        n => format!(
+            "; {n} more arrived while the {} was full and were not captured",
+            tally.buffer
+        ),
     };
     eprintln!(
         "{} packet(s) captured on {}{into}{lost}",
@@ -91,219 +157,44 @@ fn interface_names() -> String {
     names.join(", ")
 }
 
-#[derive(Default)]
-struct Tally {
-    captured: u64,
-    lost: u64,
-    /// The first error writing the file, which ends the capture.
-    write_error: Option<std::io::Error>,
-    /// The interface was deleted while capturing (its program with it).
-    interface_gone: bool,
+/// `-D`: every interface and the XDP programs on it (the `status` table,
+/// as xdpdump -D shows xdp-loader's).
+fn list_interfaces() -> Result<String, Failure> {
+    let statuses = iface::all()
+        .iter()
+        .filter_map(|i| match crate::status::collect(i) {
+            // Deleted between listing and querying: it is not there now.
+            Err(_) if iface::resolve(&i.name).is_err() => None,
+            result => Some(result),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::status::render(&statuses))
 }
 
-/// Loads and attaches the capture program, and turns perf samples into
-/// pcap records and summary lines until stopped.
-fn capture(
-    args: &CaptureArgs,
-    iface: &Interface,
-    stop: &std::sync::mpsc::Receiver<()>,
-    writer: Option<&RefCell<PcapWriter<BufWriter<File>>>>,
-) -> Result<Tally, Failure> {
-    let source = Source::Builtin(builtin::find("xdp_capture").expect("built-in xdp_capture"));
-    let loaded = object::load(&source, Selection::default(), None, None)?;
-    let map = |name: &str| {
-        loaded
-            .object
-            .maps()
-            .find(|m| m.name() == name)
-            .expect("a map of xdp_capture")
-    };
-    map("capture_config")
-        .update(
-            &0u32.to_ne_bytes(),
-            &args.snaplen.to_ne_bytes(),
-            MapFlags::ANY,
+/// What capture's own program cannot do: be chosen with -p, or report a
+/// verdict (it passes everything).
+fn own_program_allowed(args: &CaptureArgs, iface: &Interface) -> Result<(), Failure> {
+    // The program must come off when capture ends, even by SIGKILL: only
+    // a bpf_link owned by this process does that.
+    crate::features::require(crate::features::Feature::XdpLink, "xdp-loader capture")?;
+    let nothing_runs = |option: &str| {
+        Failure::new(
+            Exit::Usage,
+            format!(
+                "{option} needs a running XDP program on {} to capture around; it has none",
+                iface.name
+            ),
         )
-        .map_err(|e| Failure::new(Exit::Bpf, format!("cannot set the snap length: {e}")))?;
-
-    let clock = Clock::now();
-    let tally = RefCell::new(Tally::default());
-    let limit = args.count.unwrap_or(u64::MAX);
-    let events = map("capture_events");
-    let perf = PerfBufferBuilder::new(&events)
-        .sample_cb(|_cpu, data: &[u8]| {
-            let mut tally = tally.borrow_mut();
-            if tally.captured >= limit || tally.write_error.is_some() {
-                return;
-            }
-            let Some((timestamp, wire_len, bytes)) = parse_sample(data) else {
-                return;
-            };
-            let at = clock.wall_time(timestamp);
-            if let Some(writer) = writer {
-                if let Err(e) = writer.borrow_mut().write(at, wire_len, bytes) {
-                    tally.write_error = Some(e);
-                    return;
-                }
-            }
-            tally.captured += 1;
-            if !args.quiet {
-                println!(
-                    "{:>5} {} {}",
-                    tally.captured,
-                    time_of_day(at),
-                    summary::summarize(bytes, wire_len)
-                );
-            }
-        })
-        .lost_cb(|_cpu, count| tally.borrow_mut().lost += count)
-        .build()
-        .map_err(|e| Failure::new(Exit::Bpf, format!("cannot open the perf buffer: {e}")))?;
-
-    let _link = attach::attach_while_running(&Request {
-        iface,
-        prog_fd: loaded.program_fd(),
-        mode: args.mode,
-        kind: AttachKind::Link,
-        force: false,
-    })?;
-    eprintln!(
-        "Capturing on {} ({} mode, snaplen {}){} (Ctrl-C to stop)",
-        iface.name,
-        mode_name(args.mode),
-        args.snaplen,
-        args.write
-            .as_ref()
-            .map(|p| format!(" to {}", p.display()))
-            .unwrap_or_default()
-    );
-
-    for round in 1u64.. {
-        // EINTR (a signal arrived) is not an error: the loop looks at why.
-        let _ = perf.poll(POLL);
-        let mut tally = tally.borrow_mut();
-        // Each round's records reach the file at once: a capture killed
-        // (SIGKILL, a crash) leaves a pcap file that tcpdump reads to the end.
-        if let Some(writer) = writer {
-            if let Err(e) = writer.borrow_mut().flush() {
-                tally.write_error.get_or_insert(e);
-            }
-        }
-        if let Some(e) = &tally.write_error {
-            return Err(Failure::new(
-                Exit::Fail,
-                format!("writing the capture file failed: {e}"),
-            ));
-        }
-        if tally.captured >= limit || stop.try_recv().is_ok() {
-            break;
-        }
-        // Once a second: a deleted interface sends nothing any more.
-        if round % 10 == 0 && iface::name_of(iface.index).as_deref() != Some(iface.name.as_str()) {
-            tally.interface_gone = true;
-            break;
-        }
-    }
-    drop(perf);
-    Ok(tally.into_inner())
-}
-
-/// (timestamp_ns, wire length, captured bytes) of one perf sample.
-pub(crate) fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
-    let timestamp = u64::from_ne_bytes(data.get(0..8)?.try_into().ok()?);
-    let wire_len = u32::from_ne_bytes(data.get(8..12)?.try_into().ok()?);
-    let cap_len = u32::from_ne_bytes(data.get(12..16)?.try_into().ok()?) as usize;
-    // The kernel pads samples to 8 bytes: take only what was captured.
-    let bytes = data.get(META_LEN..)?;
-    Some((timestamp, wire_len, &bytes[..cap_len.min(bytes.len())]))
-}
-
-/// Turns bpf_ktime_get_ns() (CLOCK_MONOTONIC) into wall-clock time.
-struct Clock {
-    wall_at_start: SystemTime,
-    monotonic_at_start: Duration,
-}
-
-impl Clock {
-    fn now() -> Clock {
-        Clock {
-            monotonic_at_start: monotonic(),
-            wall_at_start: SystemTime::now(),
-        }
-    }
-
-    fn wall_time(&self, monotonic_ns: u64) -> SystemTime {
-        let at = Duration::from_nanos(monotonic_ns);
-        match at.checked_sub(self.monotonic_at_start) {
-            Some(after) => self.wall_at_start + after,
-            None => self.wall_at_start - (self.monotonic_at_start - at),
-        }
-    }
-}
-
-fn monotonic() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
     };
-    // SAFETY: clock_gettime only writes the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// `HH:MM:SS.micros` (UTC), as tcpdump prints a packet's time.
-fn time_of_day(at: SystemTime) -> String {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs() % 86_400;
-    format!(
-        "{:02}:{:02}:{:02}.{:06}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        since.subsec_micros()
-    )
-}
-
-/// The pcap file being written.
-struct Output {
-    path: PathBuf,
-    writer: RefCell<PcapWriter<BufWriter<File>>>,
-}
-
-impl Output {
-    fn create(path: &Path, snaplen: u32) -> Result<Output, Failure> {
-        let cannot = |e: std::io::Error| {
-            let why = e.raw_os_error().map_or(e.to_string(), errno_text);
-            Failure::new(
-                Exit::Fail,
-                format!("cannot create capture file {}: {why}", path.display()),
-            )
-            .hint("give a path in a directory that exists and that you can write to")
-        };
-        let file = File::create(path).map_err(cannot)?;
-        let mut writer = PcapWriter::new(BufWriter::new(file), snaplen).map_err(cannot)?;
-        // The header on disk now: an empty capture is a valid pcap file too.
-        writer.flush().map_err(cannot)?;
-        Ok(Output {
-            path: path.to_path_buf(),
-            writer: RefCell::new(writer),
-        })
+    if let Some(program) = &args.program {
+        return Err(nothing_runs(&format!("-p {program}"))
+            .hint("leave out -p: capture then attaches a program of its own"));
     }
-
-    fn finish(&self) -> Result<(), Failure> {
-        self.writer.borrow_mut().flush().map_err(|e| {
-            Failure::new(
-                Exit::Fail,
-                format!("writing {} failed: {e}", self.path.display()),
-            )
-        })
+    if args.rx_capture.exit {
+        return Err(nothing_runs("--rx-capture exit")
+            .hint("capture's own program passes every packet: leave out --rx-capture"));
     }
-
-    fn discard(&self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -311,30 +202,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn samples_are_cut_to_the_captured_length() {
-        let mut data = Vec::new();
-        data.extend_from_slice(&5u64.to_ne_bytes());
-        data.extend_from_slice(&1500u32.to_ne_bytes());
-        data.extend_from_slice(&3u32.to_ne_bytes());
-        data.extend_from_slice(&[1, 2, 3, 0, 0, 0, 0, 0]); // 5 bytes of padding
-        let (ts, wire, bytes) = parse_sample(&data).unwrap();
-        assert_eq!((ts, wire, bytes), (5, 1500, &[1u8, 2, 3][..]));
-        assert!(parse_sample(&data[..10]).is_none());
-    }
-
-    #[test]
-    fn monotonic_time_maps_to_wall_time() {
-        let clock = Clock {
-            wall_at_start: SystemTime::UNIX_EPOCH + Duration::from_secs(1000),
-            monotonic_at_start: Duration::from_secs(50),
+    fn rx_capture_points() {
+        let both = RxCapture {
+            entry: true,
+            exit: true,
         };
-        let at = clock.wall_time(Duration::from_millis(51_500).as_nanos() as u64);
+        assert_eq!(parse_rx_capture("entry,exit"), Ok(both));
+        assert_eq!(parse_rx_capture("exit,entry"), Ok(both));
         assert_eq!(
-            at,
-            SystemTime::UNIX_EPOCH + Duration::from_millis(1_001_500)
+            parse_rx_capture("exit"),
+            Ok(RxCapture {
+                entry: false,
+                exit: true
+            })
         );
-        let before = clock.wall_time(Duration::from_secs(49).as_nanos() as u64);
-        assert_eq!(before, SystemTime::UNIX_EPOCH + Duration::from_secs(999));
-        assert_eq!(time_of_day(at), "00:16:41.500000");
+        assert!(parse_rx_capture("entry,exits").is_err());
+        assert!(parse_rx_capture("").is_err());
     }
+}
+
+/// (timestamp_ns, wire length, captured bytes) of one sample in the shape
+/// of capture's own program (the tracing04 lesson's): `check tracing04`
+/// reads a student's samples with it.
+pub(crate) fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
+    own::parse_record(data).map(|p| (p.timestamp_ns, p.wire_len, p.bytes))
 }

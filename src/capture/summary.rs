@@ -124,6 +124,31 @@ fn icmp(data: &[u8], v6: bool) -> String {
     }
 }
 
+/// The bytes in tcpdump -X's layout: per 16 bytes, the offset, eight
+/// groups of two bytes in hex, then the printable ones as ASCII.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (line, chunk) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = chunk
+            .chunks(2)
+            .map(|pair| pair.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| match b {
+                0x20..=0x7e => b as char,
+                _ => '.',
+            })
+            .collect();
+        out.push_str(&format!(
+            "\t0x{:04x}:  {:<40} {ascii}\n",
+            line * 16,
+            hex.join(" ")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +214,23 @@ mod tests {
             "{}",
             summarize(&frame, 90)
         );
+    }
+
+    #[test]
+    fn hex_dump_layout() {
+        let bytes: Vec<u8> = (0x41..0x41 + 18).collect();
+        let dump = hex_dump(&bytes);
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(
+            lines[0],
+            "\t0x0000:  4142 4344 4546 4748 494a 4b4c 4d4e 4f50  ABCDEFGHIJKLMNOP"
+        );
+        assert_eq!(lines[1], format!("\t0x0010:  5152{} QR", " ".repeat(36)));
+        assert_eq!(
+            hex_dump(&[0, 0x7f, b' ']),
+            format!("\t0x0000:  007f 20{} .. \n", " ".repeat(33))
+        );
+        assert_eq!(hex_dump(&[]), "");
     }
 
     #[test]

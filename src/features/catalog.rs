@@ -106,9 +106,7 @@ impl Feature {
             Feature::Bpffs => "pinned maps and links (`load`, `pin`, `stats`, `--attach link`)",
             Feature::Tracefs => "`monitor`, `trace`",
             Feature::MapBatch => "`stats` (one read per sample; without it, one per action)",
-            Feature::Ringbuf => {
-                "programs using BPF_MAP_TYPE_RINGBUF (`capture` uses a perf buffer)"
-            }
+            Feature::Ringbuf => "`capture` (one ring for all CPUs; a perf buffer without it)",
             Feature::XdpReplace => {
                 "`load --force` and `unload`: replace/detach only the program seen"
             }

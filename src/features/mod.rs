@@ -192,10 +192,15 @@ pub fn has(feature: Feature) -> Option<bool> {
     }
 }
 
+/// The probe's whole answer about `feature` (for messages).
+pub fn probe_one(feature: Feature) -> Probed {
+    probe(&[feature]).remove(0)
+}
+
 /// Refuses `what` when the kernel lacks `feature`, naming the feature and
 /// the first kernel that has it.
 pub fn require(feature: Feature, what: &str) -> Result<(), Failure> {
-    let answer = probe(&[feature]).remove(0);
+    let answer = probe_one(feature);
     if !matches!(answer.outcome, Outcome::No { .. }) {
         return Ok(());
     }
