@@ -197,6 +197,13 @@ fn own_program_allowed(args: &CaptureArgs, iface: &Interface) -> Result<(), Fail
     Ok(())
 }
 
+/// (timestamp_ns, wire length, captured bytes) of one sample in the shape
+/// of capture's own program (the tracing04 lesson's): `check tracing04`
+/// reads a student's samples with it.
+pub(crate) fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
+    own::parse_record(data).map(|p| (p.timestamp_ns, p.wire_len, p.bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,11 +226,4 @@ mod tests {
         assert!(parse_rx_capture("entry,exits").is_err());
         assert!(parse_rx_capture("").is_err());
     }
-}
-
-/// (timestamp_ns, wire length, captured bytes) of one sample in the shape
-/// of capture's own program (the tracing04 lesson's): `check tracing04`
-/// reads a student's samples with it.
-pub(crate) fn parse_sample(data: &[u8]) -> Option<(u64, u32, &[u8])> {
-    own::parse_record(data).map(|p| (p.timestamp_ns, p.wire_len, p.bytes))
 }
