@@ -147,6 +147,10 @@ pub const BUILTINS: &[Builtin] = &[
     },
 ];
 
+/// The multi-program dispatcher (src/dispatcher/): not a lesson program
+/// to load on its own, so not in BUILTINS.
+pub const DISPATCHER_OBJECT: &[u8] = object_of!("xdp_dispatcher");
+
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }

@@ -28,6 +28,7 @@
 //! - `numbers`: the parsers of numeric options (seconds, counts)
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
+//! - `dispatcher`: several programs per interface, libxdp's protocol
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 
 pub mod attach;
@@ -36,6 +37,7 @@ pub mod builtin;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod dispatcher;
 pub mod elf;
 pub mod error;
 pub mod features;
