@@ -11,6 +11,7 @@ use crate::leftovers::{self, Leftover};
 use crate::maps::{self, Unpin};
 use crate::object::{self, Selection, Source};
 use crate::ownership::{self, Record};
+use crate::multiprog;
 use crate::privilege;
 use crate::signals;
 
@@ -22,16 +23,21 @@ pub fn require_root(what: &str) -> Result<(), Failure> {
 }
 
 pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
-    let (ifname, file) = args.target().map_err(|msg| {
-        Failure::new(Exit::Usage, msg).hint("usage: xdp-loader load [OPTIONS] IFNAME FILE|BUILTIN")
+    let (ifname, files) = args.target().map_err(|msg| {
+        Failure::new(Exit::Usage, msg)
+            .hint("usage: xdp-loader load [OPTIONS] IFNAME FILE|BUILTIN [FILE|BUILTIN ...]")
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
-    let source = Source::resolve(&file)?;
+    if multiprog::wants_dispatcher(args, &iface, &files)? {
+        return Ok(multiprog::load(args, &iface, &files)?);
+    }
+    let file = &files[0];
+    let source = Source::resolve(file)?;
     let mode = args.effective_mode();
     let selection = Selection {
-        prog_name: args.prog_name.as_deref(),
-        section: args.section.as_deref(),
+        prog_name: args.prog_name_at(0),
+        section: args.section_at(0),
     };
     let offload = (mode == Mode::Hw).then_some(iface.index);
     let pin_dir = maps::pin_dir(&iface.name, args.pin_path.as_deref())?;
@@ -112,6 +118,9 @@ fn name_missing_link(kind: AttachKind, failure: Failure) -> Failure {
 pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
     require_root("xdp-loader unload")?;
     let iface = iface::resolve(args.ifname())?;
+    if multiprog::unload(args, &iface)?.is_some() {
+        return Ok(());
+    }
     // Held from before looking until the pins are gone: a `load` or
     // `clean` meanwhile would see half of the change.
     let lock = ownership::lock()?;

@@ -29,6 +29,7 @@
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `dispatcher`: several programs per interface, libxdp's protocol
+//! - `multiprog`: `load`/`unload` with several programs on one interface
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 
 pub mod attach;
@@ -48,6 +49,7 @@ pub mod libbpf_log;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
+pub mod multiprog;
 pub mod numbers;
 pub mod object;
 pub mod ownership;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use libbpf_rs::btf::types::{Array, DataSec, Ptr, Var};
 use libbpf_rs::btf::{Btf, ReferencesType};
 
-use super::config::{Config, ReadError, EMPTY_SLOT_VERDICT, FLAG_FRAGS};
+use super::config::{Config, EMPTY_SLOT_VERDICT, FLAG_FRAGS};
 use super::pins;
 use super::run_config::RunConfig;
 use crate::error::{errno_text, Exit, Failure};
@@ -45,7 +45,7 @@ pub enum Seen {
     Plain,
     Dispatcher(Found),
     /// A dispatcher this loader must not change (too new, or unreadable).
-    Unusable { id: u32, why: ReadError },
+    Unusable { id: u32, why: String },
 }
 
 /// The fixed part of bpf_prog_info we need, with its one map id.
@@ -154,12 +154,25 @@ pub fn inspect(ifindex: u32, prog_id: u32) -> Result<Seen, Failure> {
     };
     let config = match Config::read(&bytes, btf_version(prog_id)) {
         Ok(config) => config,
-        Err(why) => return Ok(Seen::Unusable { id: prog_id, why }),
+        Err(why) => {
+            return Ok(Seen::Unusable {
+                id: prog_id,
+                why: why.to_string(),
+            })
+        }
     };
     let pin_dir = pins::dir(ifindex, prog_id);
     let mut components = Vec::new();
     for slot in 0..config.num_progs_enabled as usize {
-        let fd = pins::open_prog(&pin_dir, slot)?;
+        let Ok(fd) = pins::open_prog(&pin_dir, slot) else {
+            return Ok(Seen::Unusable {
+                id: prog_id,
+                why: format!(
+                    "its slot {slot} is not pinned under {} (a killed run, or pins removed by hand)",
+                    pin_dir.display()
+                ),
+            });
+        };
         let id = prog_info(&fd).map(|i| i.id).unwrap_or(0);
         components.push(Component {
             slot,

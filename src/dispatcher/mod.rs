@@ -148,7 +148,7 @@ fn attempt(change: &Change) -> Result<Outcome, Retry> {
                 Exit::Xdp,
                 format!("the dispatcher (id {id}) on {} cannot be changed: {why}", iface.name),
             )
-            .hint("a newer libxdp made it: change it with that tool, or take everything off with `xdp-loader unload IFNAME --all`")
+            .hint("take everything off with `xdp-loader unload IFNAME --all` (or change it with the newer tool that made it)")
             .into())
         }
     };
