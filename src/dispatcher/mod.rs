@@ -328,3 +328,16 @@ fn not_a_component(iface: &Interface, id: u32, found: &Found) -> Failure {
     )
     .hint("pick one of these with --id, or --all for every one")
 }
+
+/// `ids` (programs attached to `ifindex`) followed by the programs in
+/// the slots of any dispatcher among them: what `map`, `pin` and `stats`
+/// look through to find an interface's maps.
+pub fn with_components(ifindex: u32, ids: Vec<u32>) -> Vec<u32> {
+    let mut all = ids.clone();
+    for id in ids {
+        if let Ok(Seen::Dispatcher(found)) = inspect(ifindex, id) {
+            all.extend(found.components.iter().map(|c| c.id));
+        }
+    }
+    all
+}
