@@ -4,14 +4,15 @@
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
 use crate::cli::{AttachKind, CleanArgs, LoadArgs, Mode, UnloadArgs};
+use crate::dispatcher;
 use crate::error::{Exit, Failure};
 use crate::features::{self, Feature};
 use crate::iface::{self, describe, mode_name};
 use crate::leftovers::{self, Leftover};
 use crate::maps::{self, Unpin};
+use crate::multiprog;
 use crate::object::{self, Selection, Source};
 use crate::ownership::{self, Record};
-use crate::multiprog;
 use crate::privilege;
 use crate::signals;
 
@@ -231,6 +232,28 @@ pub fn list() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes the pins of dispatchers (ours or libxdp's) that run nowhere.
+/// An IFNAME that no longer exists has no ifindex: nothing of it is known.
+fn clean_dispatchers(ifname: Option<&str>) -> Result<usize, Failure> {
+    let only = match ifname {
+        Some(name) => match iface::resolve(name) {
+            Ok(found) => Some(found.index),
+            Err(_) => return Ok(0),
+        },
+        None => None,
+    };
+    if !dispatcher::pins::root().is_dir() {
+        return Ok(0);
+    }
+    let _lock = dispatcher::pins::lock()?;
+    let stale = dispatcher::stale::survey(only);
+    for found in &stale {
+        dispatcher::pins::remove_all(&found.dir);
+        println!("Removed stale dispatcher pins {}", found.describe());
+    }
+    Ok(stale.len())
+}
+
 /// `clean [IFNAME]`: removes the leftovers of interrupted runs (see
 /// leftovers.rs), of one interface or of all, and names each.
 pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
@@ -238,10 +261,11 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
     let ifname = args.ifname.as_deref();
     let lock = ownership::lock()?;
     let mut record = Record::read(&lock);
-    let (lines, removed) = leftovers::reclaim_all(ifname, &mut record);
+    let (lines, mut removed) = leftovers::reclaim_all(ifname, &mut record);
     for line in lines {
         println!("{line}");
     }
+    removed += clean_dispatchers(ifname)?;
     record.write(&lock)?;
     let scope = match ifname {
         Some(name) => format!("of {name}"),

@@ -10,7 +10,13 @@ use crate::iface::{mode_name, Interface};
 /// Does this `load` go through a dispatcher? Several files do; one file
 /// does with `--multi` or when the interface already runs a dispatcher
 /// (it is added there, never replacing the programs already in it).
-pub fn wants_dispatcher(args: &LoadArgs, iface: &Interface, files: &[String]) -> Result<bool, Failure> {
+pub fn wants_dispatcher(
+    args: &LoadArgs,
+    iface: &Interface,
+    files: &[String],
+) -> Result<bool, Failure> {
+    // A typo is a usage error before anything else is looked at.
+    actions(args)?;
     if files.len() > 1 {
         dispatcher::require_trampolines()?;
         return Ok(true);
@@ -34,13 +40,18 @@ pub fn wants_dispatcher(args: &LoadArgs, iface: &Interface, files: &[String]) ->
     Ok(false)
 }
 
-pub fn load(args: &LoadArgs, iface: &Interface, files: &[String]) -> Result<(), Failure> {
-    let actions = args
-        .actions
+fn actions(args: &LoadArgs) -> Result<Option<u32>, Failure> {
+    args.actions
         .as_deref()
         .map(run_config::parse_actions)
         .transpose()
-        .map_err(|msg| Failure::new(Exit::Usage, msg))?;
+        .map_err(|msg| {
+            Failure::new(Exit::Usage, msg).hint("e.g. --actions pass,drop (XDP_ prefix optional)")
+        })
+}
+
+pub fn load(args: &LoadArgs, iface: &Interface, files: &[String]) -> Result<(), Failure> {
+    let actions = actions(args)?;
     let requests: Vec<Request> = files
         .iter()
         .enumerate()
@@ -74,7 +85,10 @@ pub fn unload(args: &UnloadArgs, iface: &Interface) -> Result<Option<()>, Failur
             if !args.all {
                 return Err(Failure::new(
                     Exit::Xdp,
-                    format!("the dispatcher (id {id}) on {} cannot be changed: {why}", iface.name),
+                    format!(
+                        "the dispatcher (id {id}) on {} cannot be changed: {why}",
+                        iface.name
+                    ),
                 )
                 .hint("--all takes it off with every program in it"));
             }
@@ -136,7 +150,13 @@ pub fn unload(args: &UnloadArgs, iface: &Interface) -> Result<Option<()>, Failur
             old_dir.display()
         );
     } else {
-        report(iface, &Outcome { removed: Vec::new(), ..outcome });
+        report(
+            iface,
+            &Outcome {
+                removed: Vec::new(),
+                ..outcome
+            },
+        );
     }
     Ok(Some(()))
 }

@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::dispatcher::{self, run_config, Seen};
 use crate::error::Failure;
 use crate::iface::{self, mode_name, prog_summary, Interface};
-use crate::dispatcher::{self, run_config, Seen};
 use crate::pin;
 
 /// JSON schema (stable; documented in README): one object per interface.

@@ -152,9 +152,11 @@ pub fn build(members: Vec<Member>) -> Result<Built, Failure> {
             object,
         });
     }
-    let id = discover::prog_info(&disp_fd.try_clone_to_owned().map_err(|e| {
-        Failure::new(Exit::Fail, format!("dup: {e}"))
-    })?)
+    let id = discover::prog_info(
+        &disp_fd
+            .try_clone_to_owned()
+            .map_err(|e| Failure::new(Exit::Fail, format!("dup: {e}")))?,
+    )
     .map(|i| i.id)
     .unwrap_or(0);
     Ok(Built {

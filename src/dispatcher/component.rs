@@ -128,9 +128,7 @@ pub fn link(prog: BorrowedFd, target: BorrowedFd, slot_btf_id: u32) -> Result<Ow
     };
     opts.target_btf_id = slot_btf_id;
     // SAFETY: valid fds and a sized, initialised opts struct.
-    let fd = unsafe {
-        libbpf_sys::bpf_link_create(prog.as_raw_fd(), target.as_raw_fd(), 0, &opts)
-    };
+    let fd = unsafe { libbpf_sys::bpf_link_create(prog.as_raw_fd(), target.as_raw_fd(), 0, &opts) };
     if fd < 0 {
         return Err(-fd);
     }

@@ -190,7 +190,10 @@ mod tests {
         for i in 0..SLOTS as u32 {
             bytes.extend_from_slice(&(i * 10).to_ne_bytes());
         }
-        assert!(matches!(Config::read(&bytes, None), Err(ReadError::Malformed(_))));
+        assert!(matches!(
+            Config::read(&bytes, None),
+            Err(ReadError::Malformed(_))
+        ));
         let read = Config::read(&bytes, Some(1)).unwrap();
         assert_eq!(read.num_progs_enabled, 3);
         assert_eq!(read.run_prios[2], 20);
@@ -204,9 +207,15 @@ mod tests {
         assert_eq!(Config::read(&bytes, None), Err(ReadError::TooNew(4)));
         assert!(ReadError::TooNew(4).to_string().contains("version 4"));
         let short = &sample().to_v2_bytes()[..100];
-        assert!(matches!(Config::read(short, None), Err(ReadError::Malformed(_))));
+        assert!(matches!(
+            Config::read(short, None),
+            Err(ReadError::Malformed(_))
+        ));
         let mut overfull = sample().to_v2_bytes();
         overfull[2] = 11;
-        assert!(matches!(Config::read(&overfull, None), Err(ReadError::Malformed(_))));
+        assert!(matches!(
+            Config::read(&overfull, None),
+            Err(ReadError::Malformed(_))
+        ));
     }
 }

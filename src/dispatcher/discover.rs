@@ -45,12 +45,15 @@ pub enum Seen {
     Plain,
     Dispatcher(Found),
     /// A dispatcher this loader must not change (too new, or unreadable).
-    Unusable { id: u32, why: String },
+    Unusable {
+        id: u32,
+        why: String,
+    },
 }
 
 /// The fixed part of bpf_prog_info we need, with its one map id.
 pub(super) struct ProgInfo {
-    name: String,
+    pub name: String,
     pub id: u32,
     nr_map_ids: u32,
     map_id: u32,

@@ -14,6 +14,7 @@
 //! - `discover`: recognising a dispatcher and reading its slots
 //! - `component`: loading a program as an extension for a slot
 //! - `assemble`: ordering and building a new dispatcher
+//! - `stale`: pin dirs of dispatchers that no longer run (for `clean`)
 
 pub mod assemble;
 pub mod component;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod discover;
 pub mod pins;
 pub mod run_config;
+pub mod stale;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
@@ -165,7 +167,12 @@ fn attempt(change: &Change) -> Result<Outcome, Retry> {
             (Some(discover::prog_fd_by_id(a.prog_id)?), None, a.mode)
         }
         Current::Dispatcher(found, mode) => (
-            Some(found.fd.try_clone().map_err(|e| Failure::new(Exit::Fail, format!("dup: {e}")))?),
+            Some(
+                found
+                    .fd
+                    .try_clone()
+                    .map_err(|e| Failure::new(Exit::Fail, format!("dup: {e}")))?,
+            ),
             Some(found.pin_dir.clone()),
             *mode,
         ),
@@ -210,7 +217,12 @@ fn attempt(change: &Change) -> Result<Outcome, Retry> {
     let new_dir = pins::dir(iface.index, built.id);
     let slot_fds: Vec<_> = built.slots.iter().map(|s| (&s.prog, &s.link)).collect();
     pins::pin_all(&new_dir, &slot_fds)?;
-    if let Err(errno) = swap(iface, Some(built.fd()), old_fd.as_ref().map(|f| f.as_fd()), mode) {
+    if let Err(errno) = swap(
+        iface,
+        Some(built.fd()),
+        old_fd.as_ref().map(|f| f.as_fd()),
+        mode,
+    ) {
         pins::remove_all(&new_dir);
         return Err(changed_or(iface, errno, old_fd.is_some()));
     }

@@ -50,9 +50,8 @@ pub struct DirLock {
 pub fn lock() -> Result<DirLock, Failure> {
     pin::ensure_bpffs()?;
     let root = root();
-    std::fs::create_dir_all(&root).map_err(|e| {
-        Failure::new(Exit::Fail, format!("cannot create {}: {e}", root.display()))
-    })?;
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Failure::new(Exit::Fail, format!("cannot create {}: {e}", root.display())))?;
     let dir = File::open(&root)
         .map_err(|e| Failure::new(Exit::Fail, format!("cannot open {}: {e}", root.display())))?;
     // SAFETY: a valid directory fd; flock has no other preconditions.
@@ -69,9 +68,8 @@ pub fn lock() -> Result<DirLock, Failure> {
 /// Pins every slot's program and link under `dir`; on failure removes
 /// what it pinned, so a dispatcher is pinned whole or not at all.
 pub fn pin_all(dir: &Path, slots: &[(&OwnedFd, &OwnedFd)]) -> Result<(), Failure> {
-    std::fs::create_dir(dir).map_err(|e| {
-        Failure::new(Exit::Fail, format!("cannot create {}: {e}", dir.display()))
-    })?;
+    std::fs::create_dir(dir)
+        .map_err(|e| Failure::new(Exit::Fail, format!("cannot create {}: {e}", dir.display())))?;
     for (slot, (prog, link)) in slots.iter().enumerate() {
         let pinned = pin::pin_fd(prog.as_raw_fd(), &prog_pin(dir, slot))
             .and_then(|()| pin::pin_fd(link.as_raw_fd(), &link_pin(dir, slot)));
@@ -104,7 +102,9 @@ pub fn open_prog(dir: &Path, slot: usize) -> Result<OwnedFd, Failure> {
                 errno_text(errno)
             ),
         )
-        .hint("the pins are incomplete (a killed run?): `xdp-loader unload IFNAME --all` starts over")
+        .hint(
+            "the pins are incomplete (a killed run?): `xdp-loader unload IFNAME --all` starts over",
+        )
     })
 }
 

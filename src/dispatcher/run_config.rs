@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn actions_parse_both_spellings_and_reject_others() {
         assert_eq!(parse_actions("pass").unwrap(), 1 << 2);
-        assert_eq!(parse_actions("XDP_DROP, pass").unwrap(), (1 << 1) | (1 << 2));
+        assert_eq!(
+            parse_actions("XDP_DROP, pass").unwrap(),
+            (1 << 1) | (1 << 2)
+        );
         assert!(parse_actions("passs").unwrap_err().contains("passs"));
         assert!(parse_actions("").is_err());
         assert!(parse_actions(",").is_err());
