@@ -158,3 +158,38 @@ fn clean_removes_stale_dispatcher_pins_by_name_and_keeps_attached_ones() {
     );
     assert!(!run.stdout.contains(&live.dir.display().to_string()));
 }
+
+/// A program that looks like a dispatcher of protocol version 4 (magic
+/// 236, version 4 in its one .rodata map): attached directly, it must be
+/// shown and refused by name, and `unload --all` must still remove it.
+#[test]
+fn a_newer_dispatcher_version_is_refused_by_name() {
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let object = compile_lesson_bpf(
+        "newer_dispatcher",
+        "#include \"vmlinux_xdp.h\"\n#include <bpf/bpf_helpers.h>\n\
+         struct config { __u8 magic, version, num, frags; __u32 a[10], p[10], f[10]; __u8 devbound; };\n\
+         const volatile struct config conf = { .magic = 236, .version = 4 };\n\
+         SEC(\"xdp\") int xdp_dispatcher(struct xdp_md *ctx) { return conf.num ? XDP_DROP : XDP_PASS; }\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    loader(&["load", net.host_if(), path(&object)]).ok();
+    let id = net.ip_link_xdp().unwrap()["prog"]["id"].as_u64().unwrap();
+    let run = loader(&["load", net.host_if(), "xdp_pass"]).fails_with(30);
+    assert!(
+        run.stderr.contains(&format!(
+            "the dispatcher (id {id}) on {} cannot be changed: dispatcher protocol version 4 is newer than this loader reads (up to 3)",
+            net.host_if()
+        )),
+        "{run:#?}"
+    );
+    assert_eq!(net.ip_link_xdp().unwrap()["prog"]["id"].as_u64(), Some(id));
+    let status = loader(&["status", net.host_if()]).ok();
+    assert!(status.stdout.contains("version 4 is newer"), "{status:#?}");
+    let run = loader(&["unload", net.host_if(), "--id", "1"]).fails_with(30);
+    assert!(run.hint().contains("--all"));
+    loader(&["unload", net.host_if(), "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+}
