@@ -431,3 +431,303 @@ fn features() {
     check_probes_against_bpftool();
     check_yes_means_it_works(&net);
 }
+
+// ---- Several programs per interface (the dispatcher) ----
+
+/// Can this kernel run a dispatcher? If not, the tool must say exactly
+/// that when asked for two programs, and nothing may be attached.
+fn dispatcher_or_refused(net: &TestNet, check: &str) -> bool {
+    if feature_result(&features_json(&[]), "freplace") == "yes" {
+        return true;
+    }
+    let run = loader(&["load", net.host_if(), "xdp_pass", "xdp_stats1"]).fails_with(30);
+    let refusal = "this kernel cannot attach several XDP programs to one interface: BPF trampolines unavailable";
+    assert!(run.stderr.contains(refusal), "{run:#?}");
+    assert_eq!(net.ip_link_xdp(), None);
+    report(check, "refused", "no BPF trampolines");
+    false
+}
+
+/// The dispatcher's programs in run order, from `status --json`.
+fn components(net: &TestNet) -> Vec<Value> {
+    let run = loader(&["status", net.host_if(), "--json"]).ok();
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    doc[0]["programs"][0]["components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// (name, priority) of each component, in run order.
+fn run_order(net: &TestNet) -> Vec<(String, u64)> {
+    components(net)
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["priority"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Packets counted as XDP_PASS by the xdp_stats_map of program `id`, read
+/// by bpftool through the program's own map ids.
+fn passed_by(id: u64) -> u64 {
+    let prog = json("bpftool", &["-j", "prog", "show", "id", &id.to_string()]);
+    let map = prog["map_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_u64().unwrap())
+        .find(|m| {
+            json("bpftool", &["-j", "map", "show", "id", &m.to_string()])["name"] == "xdp_stats_map"
+        })
+        .unwrap_or_else(|| panic!("program {id} has no xdp_stats_map: {prog}"));
+    bpftool_counts_of_map(map)[2].0
+}
+
+fn component_id(net: &TestNet, name: &str, priority: u64) -> u64 {
+    components(net)
+        .iter()
+        .find(|c| c["name"] == name && c["priority"] == priority)
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("no {name} at priority {priority}: {:?}", run_order(net)))
+}
+
+/// Run order and chain calls, with 2 and then 3 programs: a DROP at
+/// priority 10 stops the counter at 20; chained on DROP it does not; a
+/// counter at 5 runs before the DROP either way.
+#[test]
+fn dispatcher_order_and_chain_call() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    if !dispatcher_or_refused(&net, "dispatcher_order_and_chain_call") {
+        return;
+    }
+    let ifname = net.host_if();
+    loader(&["load", ifname, "xdp_stats1", "-P", "20", "--multi"]).ok();
+    loader(&[
+        "load",
+        ifname,
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+        "-P",
+        "10",
+    ])
+    .ok();
+    assert_eq!(
+        run_order(&net),
+        [("xdp_drop_func".into(), 10), ("xdp_stats1_func".into(), 20)]
+    );
+    assert_eq!(replies(&net, 3), 0, "the DROP at 10 answers");
+    let counter = component_id(&net, "xdp_stats1_func", 20);
+    assert_eq!(passed_by(counter), 0, "the counter at 20 never ran");
+
+    // The same DROP, chained on DROP: the counter's PASS decides.
+    let drop = component_id(&net, "xdp_drop_func", 10);
+    loader(&["unload", ifname, "--id", &drop.to_string()]).ok();
+    loader(&[
+        "load",
+        ifname,
+        "xdp_prog",
+        "-n",
+        "xdp_drop_func",
+        "-P",
+        "10",
+        "--actions",
+        "pass,drop",
+    ])
+    .ok();
+    loader(&["load", ifname, "xdp_stats1", "-P", "5"]).ok();
+    assert_eq!(
+        run_order(&net),
+        [
+            ("xdp_stats1_func".into(), 5),
+            ("xdp_drop_func".into(), 10),
+            ("xdp_stats1_func".into(), 20)
+        ]
+    );
+    assert_eq!(
+        components(&net)[1]["chain_call_actions"],
+        serde_json::json!(["XDP_DROP", "XDP_PASS"])
+    );
+    assert_eq!(replies(&net, 3), 3);
+    assert!(
+        passed_by(counter) >= 3,
+        "the counter at 20 ran after the DROP"
+    );
+    assert!(passed_by(component_id(&net, "xdp_stats1_func", 5)) >= 3);
+    loader(&["unload", ifname, "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+/// Ten programs fill a dispatcher; an eleventh is refused and changes
+/// nothing; plain `unload` refuses and lists them; `--all` removes them
+/// and their pins.
+#[test]
+fn dispatcher_ten_programs() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    if !dispatcher_or_refused(&net, "dispatcher_ten_programs") {
+        return;
+    }
+    let ifname = net.host_if();
+    let mut args = vec!["load", ifname];
+    args.extend(["xdp_pass"; 10]);
+    loader(&args).ok();
+    assert_eq!(components(&net).len(), 10);
+    let dispatcher = net.ip_link_xdp().unwrap()["prog"]["id"].as_u64().unwrap();
+    assert_eq!(prog_name(dispatcher), "xdp_dispatcher");
+    assert_eq!(replies(&net, 2), 2, "ten PASS programs chained");
+    let run = loader(&["load", ifname, "xdp_pass"]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains("11 programs asked for, a dispatcher has 10 slots"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        net.ip_link_xdp().unwrap()["prog"]["id"].as_u64(),
+        Some(dispatcher)
+    );
+    let run = loader(&["unload", ifname]).fails_with(2);
+    assert_eq!(
+        run.stderr.matches("xdp_prog_simple (id ").count(),
+        10,
+        "{run:#?}"
+    );
+    let ifindex = json("ip", &["-j", "link", "show", "dev", ifname])[0]["ifindex"]
+        .as_u64()
+        .unwrap();
+    let pins = format!("/sys/fs/bpf/xdp/dispatch-{ifindex}-{dispatcher}");
+    assert!(std::path::Path::new(&pins).join("prog9-link").exists());
+    loader(&["unload", ifname, "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+    assert!(!std::path::Path::new(&pins).exists(), "{pins} removed");
+}
+
+/// Adding and removing one program while pings run: every ping through
+/// the programs that stay is answered.
+#[test]
+fn dispatcher_change_under_ping() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    if !dispatcher_or_refused(&net, "dispatcher_change_under_ping") {
+        return;
+    }
+    let ifname = net.host_if();
+    loader(&["load", ifname, "xdp_stats1", "xdp_pass", "-P", "30"]).ok();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (sent, answered) = std::thread::scope(|scope| {
+        let pinging = scope.spawn(|| {
+            let (mut sent, mut answered) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || sent == 0 {
+                answered += replies(&net, 5);
+                sent += 5;
+            }
+            (sent, answered)
+        });
+        loader(&[
+            "load",
+            ifname,
+            "xdp_prog",
+            "-n",
+            "xdp_pass_func",
+            "-P",
+            "10",
+        ])
+        .ok();
+        let added = component_id(&net, "xdp_pass_func", 10);
+        loader(&["unload", ifname, "--id", &added.to_string()]).ok();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        pinging.join().unwrap()
+    });
+    assert_eq!(
+        answered, sent,
+        "no ping lost while the dispatcher was rebuilt twice"
+    );
+    assert_eq!(components(&net).len(), 2);
+    loader(&["unload", ifname, "--all"]).ok();
+}
+
+/// Debian's xdp-tools (libxdp) and this loader, both ways: each adds to
+/// the other's dispatcher, sees the other's programs, unloads them by id.
+/// Our own binary is always called by path: xdp-tools' has the same name.
+#[test]
+fn dispatcher_interop_with_xdp_tools() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    if !dispatcher_or_refused(&net, "dispatcher_interop_with_xdp_tools") {
+        return;
+    }
+    let theirs = "/usr/sbin/xdp-loader";
+    assert!(
+        std::path::Path::new(theirs).exists(),
+        "Debian's xdp-tools is missing: `make deps` installs it"
+    );
+    // Priority 15, chain on PASS and DROP, from XDP_RUN_CONFIG.
+    let object = compile_lesson_bpf(
+        "run_config_pass",
+        "#include \"vmlinux_xdp.h\"\n#include <bpf/bpf_helpers.h>\n\
+         struct { __uint(priority, 15); __uint(XDP_PASS, 1); __uint(XDP_DROP, 1); } _xdp_rc_pass SEC(\".xdp_run_config\");\n\
+         SEC(\"xdp\") int xdp_rc_pass(struct xdp_md *ctx) { return XDP_PASS; }\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    let ifname = net.host_if();
+    let their = |args: &[&str]| sh(theirs, args);
+
+    // They add to ours.
+    loader(&["load", ifname, "xdp_stats1", "--multi"]).ok();
+    their(&["load", ifname, path(&object)]);
+    assert_eq!(
+        run_order(&net),
+        [("xdp_rc_pass".into(), 15), ("xdp_stats1_func".into(), 50)]
+    );
+    let status = their(&["status", ifname]);
+    assert!(
+        status.contains("xdp_stats1_func") && status.contains("xdp_rc_pass"),
+        "{status}"
+    );
+    // We unload theirs by id; they unload ours by id.
+    let rc = component_id(&net, "xdp_rc_pass", 15);
+    loader(&["unload", ifname, "--id", &rc.to_string()]).ok();
+    let ours = component_id(&net, "xdp_stats1_func", 50);
+    their(&["unload", ifname, "--id", &ours.to_string()]);
+    assert_eq!(net.ip_link_xdp(), None, "{:?}", their(&["status", ifname]));
+
+    // We add to theirs; our reader of XDP_RUN_CONFIG agrees with libxdp's.
+    their(&["load", ifname, path(&object)]);
+    loader(&["load", ifname, path(&object)]).ok();
+    loader(&["load", ifname, "xdp_stats1", "-P", "60"]).ok();
+    let order = run_order(&net);
+    assert_eq!(
+        order
+            .iter()
+            .filter(|c| **c == ("xdp_rc_pass".into(), 15))
+            .count(),
+        2,
+        "{order:?}"
+    );
+    let status = their(&["status", ifname]);
+    assert_eq!(status.matches("xdp_rc_pass").count(), 2, "{status}");
+    assert!(status.contains("xdp_stats1_func"), "{status}");
+    assert_eq!(replies(&net, 2), 2);
+    // Safety: a plain unload refuses, -F adds instead of replacing.
+    loader(&["unload", ifname]).fails_with(2);
+    loader(&["load", "-F", ifname, "xdp_pass"]).ok();
+    assert_eq!(components(&net).len(), 4, "nothing of theirs went");
+    let ours = component_id(&net, "xdp_stats1_func", 60);
+    their(&["unload", ifname, "--id", &ours.to_string()]);
+    assert_eq!(components(&net).len(), 3);
+    loader(&["unload", ifname, "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+}

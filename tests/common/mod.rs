@@ -454,7 +454,18 @@ pub fn hex_bytes(list: &Value) -> Vec<u8> {
 /// (key: u32, value: struct datarec { u64 rx_packets; u64 rx_bytes; }).
 #[track_caller]
 pub fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
-    let dump = json("bpftool", &["-j", "map", "dump", "pinned", pin]);
+    counts_in(json("bpftool", &["-j", "map", "dump", "pinned", pin]))
+}
+
+/// (packets, bytes) per action of the xdp_stats_map with this id (bpftool).
+pub fn bpftool_counts_of_map(map_id: u64) -> [(u64, u64); 5] {
+    counts_in(json(
+        "bpftool",
+        &["-j", "map", "dump", "id", &map_id.to_string()],
+    ))
+}
+
+fn counts_in(dump: Value) -> [(u64, u64); 5] {
     let mut totals = [(0, 0); 5];
     let entries = dump.as_array().unwrap_or_else(|| panic!("{dump}"));
     assert_eq!(entries.len(), 5, "one entry per action: {dump}");
