@@ -453,7 +453,10 @@ fn load_several(net: &TestNet, check: &str, args: &[&str]) -> Option<Run> {
     // `--multi` with one program: attached directly, with a Note.
     if run.code == 0 && run.stderr.contains(&format!("Note: {NO_TRAMPOLINES}")) {
         let xdp = net.ip_link_xdp().expect("attached directly");
-        assert_ne!(prog_name(xdp["prog"]["id"].as_u64().unwrap()), "xdp_dispatcher");
+        assert_ne!(
+            prog_name(xdp["prog"]["id"].as_u64().unwrap()),
+            "xdp_dispatcher"
+        );
         report(check, "refused", "no BPF trampolines");
         return None;
     }
