@@ -13,7 +13,7 @@ SHELL := /bin/bash
 LOADER := target/debug/xdp-loader
 VMLINUX_H ?= vmlinux/vmlinux.h
 DEB_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config make iproute2 bpftool time \
-                iputils-ping tcpdump ethtool
+                iputils-ping tcpdump ethtool xdp-tools
 # `make bench` also counts syscalls per stats sample with strace.
 BENCH_DEB_PACKAGES := strace
 # The benchmark measures the release build: an unoptimized build would time

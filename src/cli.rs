@@ -99,9 +99,10 @@ pub enum AttachKind {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Interface, then object FILE or BUILTIN name (see `xdp-loader list`), or a program
-    /// already loaded: id:N, or the path where it is pinned on bpffs.
-    #[arg(value_name = "IFNAME FILE|BUILTIN", num_args = 0..=2)]
+    /// Interface, then one or more object FILEs or BUILTIN names (see
+    /// `xdp-loader list`; several run together through a dispatcher), or a
+    /// program already loaded: id:N, or the path where it is pinned on bpffs.
+    #[arg(value_name = "IFNAME FILE|BUILTIN", num_args = 0..)]
     pub positional: Vec<String>,
 
     /// Interface (C tutorial spelling; same as the first argument).
@@ -122,7 +123,8 @@ pub struct LoadArgs {
     /// Same as `-m native`.
     #[arg(short = 'N', long = "native-mode", conflicts_with_all = ["auto_mode", "offload_mode"])]
     pub native_mode: bool,
-    /// Same as `-m unspecified`.
+    /// Same as `-m unspecified` (`-A` is the C tutorial's; xdp-tools'
+    /// `-A` for actions is spelled out here: `--actions`).
     #[arg(short = 'A', long = "auto-mode", conflicts_with = "offload_mode")]
     pub auto_mode: bool,
     /// Same as `-m hw`.
@@ -133,13 +135,29 @@ pub struct LoadArgs {
     #[arg(short = 'F', long)]
     pub force: bool,
 
-    /// Pick the program by ELF section name (e.g. `xdp`, or a legacy `xdp_foo`).
+    /// Pick the program by ELF section name (e.g. `xdp`, or a legacy
+    /// `xdp_foo`); with several files, once per file in order.
     #[arg(short, long)]
-    pub section: Option<String>,
+    pub section: Vec<String>,
 
-    /// Pick the program by function name (default: the first XDP program).
+    /// Pick the program by function name (default: the first XDP program);
+    /// with several files, once per file in order.
     #[arg(short = 'n', long = "prog-name", alias = "progname")]
-    pub prog_name: Option<String>,
+    pub prog_name: Vec<String>,
+
+    /// Run priority in the dispatcher (lower runs first; default: the
+    /// object's XDP_RUN_CONFIG, else 50).
+    #[arg(short = 'P', long = "prio", value_name = "PRIO")]
+    pub prio: Option<u32>,
+
+    /// Verdicts after which the next program runs, e.g. `pass,drop`
+    /// (default: the object's XDP_RUN_CONFIG, else pass).
+    #[arg(long = "actions", value_name = "ACTIONS")]
+    pub actions: Option<String>,
+
+    /// Attach through a dispatcher even for one program, so more can join.
+    #[arg(long)]
+    pub multi: bool,
 
     /// Attach through netlink (default) or a pinned bpf_link.
     #[arg(long = "attach", value_enum, default_value_t = AttachKind::Netlink)]
@@ -166,23 +184,35 @@ impl LoadArgs {
         }
     }
 
-    /// (IFNAME, FILE) from positionals and the `--dev`/`--filename` aliases.
-    pub fn target(&self) -> Result<(String, String), String> {
+    /// (IFNAME, FILEs) from positionals and the `--dev`/`--filename` aliases.
+    pub fn target(&self) -> Result<(String, Vec<String>), String> {
         let mut rest = self.positional.iter().cloned();
         let ifname = self.dev.clone().or_else(|| rest.next());
-        let file = self.filename.clone().or_else(|| rest.next());
-        if rest.next().is_some() {
-            return Err("too many arguments: expected IFNAME and FILE|BUILTIN".into());
+        let mut files: Vec<String> = self.filename.iter().cloned().collect();
+        files.extend(rest);
+        if self.prog_name.len() > files.len().max(1) || self.section.len() > files.len().max(1) {
+            return Err("more -n/-s than files: give at most one of each per file".into());
         }
-        match (ifname, file) {
-            (Some(i), Some(f)) => Ok((i, f)),
+        match (ifname, files.is_empty()) {
+            (Some(i), false) => Ok((i, files)),
             (None, _) => {
                 Err("missing IFNAME: which interface should the program attach to?".into())
             }
-            (Some(_), None) => {
+            (Some(_), true) => {
                 Err("missing FILE|BUILTIN: an object file, or a name from `xdp-loader list`".into())
             }
         }
+    }
+}
+
+impl LoadArgs {
+    /// `-n` for the file at `index` (a single `-n` applies to a single file).
+    pub fn prog_name_at(&self, index: usize) -> Option<&str> {
+        self.prog_name.get(index).map(String::as_str)
+    }
+
+    pub fn section_at(&self, index: usize) -> Option<&str> {
+        self.section.get(index).map(String::as_str)
     }
 }
 

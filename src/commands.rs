@@ -4,12 +4,14 @@
 use crate::attach::{self, Request};
 use crate::builtin::BUILTINS;
 use crate::cli::{AttachKind, CleanArgs, LoadArgs, Mode, UnloadArgs};
+use crate::dispatcher;
 use crate::error::{Exit, Failure};
 use crate::features::{self, Feature};
 use crate::iface::{self, describe, mode_name};
 use crate::leftovers::{self, Leftover};
 use crate::loaded;
 use crate::maps::{self, Unpin};
+use crate::multiprog;
 use crate::object::{self, Selection, Source};
 use crate::ownership::{self, Record};
 use crate::privilege;
@@ -23,19 +25,33 @@ pub fn require_root(what: &str) -> Result<(), Failure> {
 }
 
 pub fn load(args: &LoadArgs) -> anyhow::Result<()> {
-    let (ifname, file) = args.target().map_err(|msg| {
-        Failure::new(Exit::Usage, msg).hint("usage: xdp-loader load [OPTIONS] IFNAME FILE|BUILTIN")
+    let (ifname, files) = args.target().map_err(|msg| {
+        Failure::new(Exit::Usage, msg)
+            .hint("usage: xdp-loader load [OPTIONS] IFNAME FILE|BUILTIN [FILE|BUILTIN ...]")
     })?;
     require_root("xdp-loader load")?;
     let iface = iface::resolve(&ifname)?;
-    if let Some(named) = loaded::Named::parse(&file) {
-        return attach_loaded(args, &iface, &named?);
+    if let [file] = files.as_slice() {
+        if let Some(named) = loaded::Named::parse(file) {
+            return attach_loaded(args, &iface, &named?);
+        }
+    } else if let Some(file) = files.iter().find(|f| loaded::Named::parse(f).is_some()) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("'{file}' is a program already loaded: it attaches alone, not with others"),
+        )
+        .hint("a dispatcher loads each of its programs from an object file (FILE or BUILTIN)")
+        .into());
     }
-    let source = Source::resolve(&file)?;
+    if multiprog::wants_dispatcher(args, &iface, &files)? {
+        return Ok(multiprog::load(args, &iface, &files)?);
+    }
+    let file = &files[0];
+    let source = Source::resolve(file)?;
     let mode = args.effective_mode();
     let selection = Selection {
-        prog_name: args.prog_name.as_deref(),
-        section: args.section.as_deref(),
+        prog_name: args.prog_name_at(0),
+        section: args.section_at(0),
     };
     let offload = (mode == Mode::Hw).then_some(iface.index);
     let pin_dir = maps::pin_dir(&iface.name, args.pin_path.as_deref())?;
@@ -103,8 +119,8 @@ fn attach_loaded(
     named: &loaded::Named,
 ) -> anyhow::Result<()> {
     let options = [
-        ("-n/--prog-name", args.prog_name.is_some()),
-        ("-s/--section", args.section.is_some()),
+        ("-n/--prog-name", !args.prog_name.is_empty()),
+        ("-s/--section", !args.section.is_empty()),
         ("-p/--pin-path", args.pin_path.is_some()),
     ];
     if let Some((option, _)) = options.iter().find(|(_, given)| *given) {
@@ -186,6 +202,9 @@ fn name_missing_link(kind: AttachKind, failure: Failure) -> Failure {
 pub fn unload(args: &UnloadArgs) -> anyhow::Result<()> {
     require_root("xdp-loader unload")?;
     let iface = iface::resolve(args.ifname())?;
+    if multiprog::unload(args, &iface)?.is_some() {
+        return Ok(());
+    }
     // Held from before looking until the pins are gone: a `load` or
     // `clean` meanwhile would see half of the change.
     let lock = ownership::lock()?;
@@ -310,6 +329,28 @@ pub fn list() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes the pins of dispatchers (ours or libxdp's) that run nowhere.
+/// An IFNAME that no longer exists has no ifindex: nothing of it is known.
+fn clean_dispatchers(ifname: Option<&str>) -> Result<usize, Failure> {
+    let only = match ifname {
+        Some(name) => match iface::resolve(name) {
+            Ok(found) => Some(found.index),
+            Err(_) => return Ok(0),
+        },
+        None => None,
+    };
+    if !dispatcher::pins::root().is_dir() {
+        return Ok(0);
+    }
+    let _lock = dispatcher::pins::lock()?;
+    let stale = dispatcher::stale::survey(only);
+    for found in &stale {
+        dispatcher::pins::remove_all(&found.dir);
+        println!("Removed stale dispatcher pins {}", found.describe());
+    }
+    Ok(stale.len())
+}
+
 /// `clean [IFNAME]`: removes the leftovers of interrupted runs (see
 /// leftovers.rs), of one interface or of all, and names each.
 pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
@@ -317,10 +358,11 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<()> {
     let ifname = args.ifname.as_deref();
     let lock = ownership::lock()?;
     let mut record = Record::read(&lock);
-    let (lines, removed) = leftovers::reclaim_all(ifname, &mut record);
+    let (lines, mut removed) = leftovers::reclaim_all(ifname, &mut record);
     for line in lines {
         println!("{line}");
     }
+    removed += clean_dispatchers(ifname)?;
     record.write(&lock)?;
     let scope = match ifname {
         Some(name) => format!("of {name}"),

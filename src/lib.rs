@@ -32,6 +32,8 @@
 //! - `privilege`: the capabilities each command needs (CapEff, not euid 0)
 //! - `bench`: `xdp-loader bench`, the measurements behind README's Performance
 //! - `netlink`: a netlink socket, a request and its replies, attributes
+//! - `dispatcher`: several programs per interface, libxdp's protocol
+//! - `multiprog`: `load`/`unload` with several programs on one interface
 //! - `features`: what the running kernel can do, probed by trying (and asked by the other commands)
 //! - `check_user`: grades the lessons' user-space assignments (a student's
 //!   program run against a private network, compared with the kernel's state)
@@ -48,6 +50,7 @@ pub mod check_user;
 pub mod cli;
 pub mod commands;
 pub mod compile;
+pub mod dispatcher;
 pub mod elf;
 pub mod error;
 pub mod features;
@@ -59,6 +62,7 @@ pub mod loaded;
 pub mod mapcmd;
 pub mod maps;
 pub mod monitor;
+pub mod multiprog;
 pub mod netlink;
 pub mod numbers;
 pub mod object;

@@ -248,7 +248,7 @@ pub fn map_names(open: &OpenObject) -> Vec<String> {
         .collect()
 }
 
-fn lossy(s: &OsStr) -> String {
+pub fn lossy(s: &OsStr) -> String {
     s.to_string_lossy().into_owned()
 }
 
@@ -463,7 +463,7 @@ fn require_frags(entries: &[ProgramEntry], chosen: &str) -> Result<(), Failure> 
     })
 }
 
-pub(crate) fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
+pub fn load_failure(object: &str, program: &str, err: &libbpf_rs::Error) -> Failure {
     let log = libbpf_log::take();
     let errno = errno_of(err);
     if let Some(verifier) = libbpf_log::verifier_log(&log) {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::dispatcher::{self, run_config, Seen};
 use crate::error::Failure;
 use crate::iface::{self, mode_name, prog_summary, Interface};
 use crate::others::{self, OtherProgram};
@@ -33,6 +34,50 @@ pub struct ProgramStatus {
     pub link_id: Option<u32>,
     /// Where the link is pinned, when this tool pinned it.
     pub link_pin: Option<String>,
+    /// When the program is a dispatcher (ours or libxdp's): its programs
+    /// in run order. Empty for an ordinary program.
+    pub components: Vec<ComponentStatus>,
+    /// A dispatcher this loader reads but will not change, and why.
+    pub dispatcher_note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentStatus {
+    pub slot: usize,
+    pub id: u32,
+    pub name: String,
+    pub tag: String,
+    pub priority: u32,
+    /// Verdicts after which the next program runs ("XDP_PASS", ...).
+    pub chain_call_actions: Vec<&'static str>,
+}
+
+/// The components of program `id` if it is a dispatcher.
+fn dispatcher_parts(ifindex: u32, id: u32) -> (Vec<ComponentStatus>, Option<String>) {
+    match dispatcher::inspect(ifindex, id) {
+        Ok(Seen::Dispatcher(found)) => (
+            found
+                .components
+                .iter()
+                .map(|c| ComponentStatus {
+                    slot: c.slot,
+                    id: c.id,
+                    name: c.name.clone(),
+                    tag: prog_summary(c.id).tag,
+                    priority: c.run.priority,
+                    chain_call_actions: run_config::ACTION_NAMES
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| c.run.actions & (1 << i) != 0)
+                        .map(|(_, n)| *n)
+                        .collect(),
+                })
+                .collect(),
+            None,
+        ),
+        Ok(Seen::Unusable { why, .. }) => (Vec::new(), Some(why)),
+        _ => (Vec::new(), None),
+    }
 }
 
 pub fn collect(iface: &Interface) -> Result<InterfaceStatus, Failure> {
@@ -41,7 +86,10 @@ pub fn collect(iface: &Interface) -> Result<InterfaceStatus, Failure> {
         .into_iter()
         .map(|a| {
             let prog = prog_summary(a.prog_id);
+            let (components, dispatcher_note) = dispatcher_parts(iface.index, a.prog_id);
             ProgramStatus {
+                components,
+                dispatcher_note,
                 mode: mode_name(a.mode),
                 id: a.prog_id,
                 name: prog.name,
@@ -110,6 +158,21 @@ pub fn render(statuses: &[InterfaceStatus]) -> String {
                 "{:<16} {:>7}  {:<7} {:>6}  {:<16} {:<16}  {attach}\n",
                 s.ifname, s.ifindex, p.mode, p.id, p.name, p.tag
             );
+            for c in &p.components {
+                out += &format!(
+                    " {:<15} {:>7}  {:<7} {:>6}  {:<16} {:<16}  {}\n",
+                    format!("=> slot {}", c.slot),
+                    format!("prio {}", c.priority),
+                    "",
+                    c.id,
+                    c.name,
+                    c.tag,
+                    c.chain_call_actions.join(",")
+                );
+            }
+            if let Some(note) = &p.dispatcher_note {
+                out += &format!(" => {note}\n");
+            }
         }
         for t in &s.tc {
             out += &format!(
@@ -158,6 +221,8 @@ mod tests {
                     attach: "netlink",
                     link_id: None,
                     link_pin: None,
+                    components: vec![],
+                    dispatcher_note: None,
                 }],
                 tc: vec![OtherProgram {
                     hook: "tc ingress",

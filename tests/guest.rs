@@ -754,3 +754,284 @@ fn xdp_tc() {
     let filters = sh("tc", &["filter", "show", "dev", net.host_if(), "ingress"]);
     assert!(!filters.contains("tc_meta_read"), "{filters}");
 }
+
+// ---- Several programs per interface (the dispatcher) ----
+// Guests run each loader call in seconds (TCG): these tests make few.
+
+const NO_TRAMPOLINES: &str =
+    "this kernel cannot attach several XDP programs to one interface: BPF trampolines unavailable";
+
+/// Loads `args` (several programs) on `net`. None: the kernel has no BPF
+/// trampolines, the tool said exactly that, nothing was attached, and the
+/// lane is told "refused".
+fn load_several(net: &TestNet, check: &str, args: &[&str]) -> Option<Run> {
+    let mut all = vec!["load", net.host_if()];
+    all.extend_from_slice(args);
+    let run = loader(&all);
+    if run.code == 30 && run.stderr.contains(NO_TRAMPOLINES) {
+        assert_eq!(net.ip_link_xdp(), None);
+        report(check, "refused", "no BPF trampolines");
+        return None;
+    }
+    // `--multi` with one program: attached directly, with a Note.
+    if run.code == 0 && run.stderr.contains(&format!("Note: {NO_TRAMPOLINES}")) {
+        let xdp = net.ip_link_xdp().expect("attached directly");
+        assert_ne!(
+            prog_name(xdp["prog"]["id"].as_u64().unwrap()),
+            "xdp_dispatcher"
+        );
+        report(check, "refused", "no BPF trampolines");
+        return None;
+    }
+    Some(run.ok())
+}
+
+/// The dispatcher's programs in run order, from `status --json`.
+fn components(net: &TestNet) -> Vec<Value> {
+    let run = loader(&["status", net.host_if(), "--json"]).ok();
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    doc[0]["programs"][0]["components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// (name, priority) of each program, in run order, and the id of `name`.
+fn run_order(list: &[Value]) -> Vec<(String, u64)> {
+    list.iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["priority"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn id_of(list: &[Value], name: &str) -> u64 {
+    list.iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("no {name}: {:?}", run_order(list)))
+}
+
+/// Packets counted by program `id` in its one-entry `seen` array (bpftool).
+fn seen_by(id: u64) -> u64 {
+    let prog = json("bpftool", &["-j", "prog", "show", "id", &id.to_string()]);
+    let map = prog["map_ids"][0]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no map: {prog}"));
+    let dump = json("bpftool", &["-j", "map", "dump", "id", &map.to_string()]);
+    let value = hex_bytes(&dump[0]["value"]);
+    u64::from_le_bytes(value[..8].try_into().unwrap())
+}
+
+/// Four programs with their run config in XDP_RUN_CONFIG: counters at 5
+/// and 20, a DROP at 10, and a DROP at 10 that chains on DROP.
+const ORDERED: &str = r#"
+#include "vmlinux_xdp.h"
+#include <bpf/bpf_helpers.h>
+#define COUNTER(f, prio) \
+    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } f##_seen SEC(".maps"); \
+    struct { __uint(priority, prio); __uint(XDP_PASS, 1); } _##f SEC(".xdp_run_config"); \
+    SEC("xdp") int f(struct xdp_md *ctx) { __u32 k = 0; __u64 *n = bpf_map_lookup_elem(&f##_seen, &k); \
+        if (n) __sync_fetch_and_add(n, 1); return XDP_PASS; }
+COUNTER(count_first, 5)
+COUNTER(count_last, 20)
+struct { __uint(priority, 10); __uint(XDP_PASS, 1); } _drop_stop SEC(".xdp_run_config");
+SEC("xdp") int drop_stop(struct xdp_md *ctx) { return XDP_DROP; }
+struct { __uint(priority, 10); __uint(XDP_PASS, 1); __uint(XDP_DROP, 1); } _drop_chain SEC(".xdp_run_config");
+SEC("xdp") int drop_chain(struct xdp_md *ctx) { return XDP_DROP; }
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+/// Order and chain calls, from each object's XDP_RUN_CONFIG: with a DROP
+/// at 10, the counter at 5 sees the pings and the one at 20 does not;
+/// with the DROP chained on DROP, both do (and the pings are answered).
+#[test]
+fn dispatcher_order_and_chain_call() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let object = compile_lesson_bpf("ordered", ORDERED);
+    let obj = path(&object);
+    let (c, d) = ("count_last", "drop_stop");
+    let args = [obj, obj, obj, "-n", c, "-n", d, "-n", "count_first"];
+    let Some(_) = load_several(&net, "dispatcher_order_and_chain_call", &args) else {
+        return;
+    };
+    let list = components(&net);
+    let expected = [("count_first", 5), ("drop_stop", 10), ("count_last", 20)];
+    let expected: Vec<(String, u64)> = expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+    assert_eq!(run_order(&list), expected);
+    assert_eq!(replies(&net, 3), 0, "the DROP at 10 answers");
+    assert!(seen_by(id_of(&list, "count_first")) >= 3);
+    assert_eq!(
+        seen_by(id_of(&list, "count_last")),
+        0,
+        "the counter at 20 never ran"
+    );
+
+    // Swap in the DROP that chains on DROP: the counter's PASS decides.
+    let stop = id_of(&list, "drop_stop").to_string();
+    loader(&["unload", net.host_if(), "--id", &stop]).ok();
+    loader(&["load", net.host_if(), obj, "-n", "drop_chain"]).ok();
+    let list = components(&net);
+    assert_eq!(list[1]["name"], "drop_chain");
+    assert_eq!(
+        list[1]["chain_call_actions"],
+        serde_json::json!(["XDP_DROP", "XDP_PASS"])
+    );
+    assert_eq!(replies(&net, 3), 3);
+    assert!(
+        seen_by(id_of(&list, "count_last")) >= 3,
+        "the counter at 20 ran after the DROP"
+    );
+    loader(&["unload", net.host_if(), "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+}
+
+/// Ten programs fill a dispatcher. One is taken out and one added while
+/// pings run: none is lost. An eleventh is refused and changes nothing;
+/// plain `unload` refuses and lists the ten; `--all` removes them and
+/// their pins.
+#[test]
+fn dispatcher_ten_programs_and_changes_under_ping() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let ten = ["xdp_pass"; 10];
+    let check = "dispatcher_ten_programs_and_changes_under_ping";
+    let Some(_) = load_several(&net, check, &ten) else {
+        return;
+    };
+    let ifname = net.host_if();
+    let list = components(&net);
+    assert_eq!(list.len(), 10);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (sent, answered) = std::thread::scope(|scope| {
+        let pinging = scope.spawn(|| {
+            let (mut sent, mut answered) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || sent == 0 {
+                answered += replies(&net, 5);
+                sent += 5;
+            }
+            (sent, answered)
+        });
+        let first = list[0]["id"].as_u64().unwrap().to_string();
+        loader(&["unload", ifname, "--id", &first]).ok();
+        loader(&["load", ifname, "xdp_pass"]).ok();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        pinging.join().unwrap()
+    });
+    assert_eq!(
+        answered, sent,
+        "no ping lost while the dispatcher was rebuilt twice"
+    );
+
+    let dispatcher = net.ip_link_xdp().unwrap()["prog"]["id"].as_u64().unwrap();
+    assert_eq!(prog_name(dispatcher), "xdp_dispatcher");
+    let run = loader(&["load", ifname, "xdp_pass"]).fails_with(2);
+    assert!(
+        run.stderr
+            .contains("11 programs asked for, a dispatcher has 10 slots"),
+        "{run:#?}"
+    );
+    let run = loader(&["unload", ifname]).fails_with(2);
+    assert_eq!(
+        run.stderr.matches("xdp_prog_simple (id ").count(),
+        10,
+        "{run:#?}"
+    );
+    assert_eq!(
+        net.ip_link_xdp().unwrap()["prog"]["id"].as_u64(),
+        Some(dispatcher)
+    );
+    let ifindex = json("ip", &["-j", "link", "show", "dev", ifname])[0]["ifindex"]
+        .as_u64()
+        .unwrap();
+    let pins = format!("/sys/fs/bpf/xdp/dispatch-{ifindex}-{dispatcher}");
+    assert!(std::path::Path::new(&pins).join("prog9-link").exists());
+    loader(&["unload", ifname, "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+    assert!(!std::path::Path::new(&pins).exists(), "{pins} removed");
+}
+
+/// Debian's xdp-tools (libxdp) and this loader, both ways: each adds to
+/// the other's dispatcher, sees the other's programs, unloads them by id.
+/// Our own binary is always called by path: xdp-tools' has the same name.
+#[test]
+fn dispatcher_interop_with_xdp_tools() {
+    let _shared = shares_the_dispatcher();
+    let Some(net) = TestNet::for_privileged_test() else {
+        return;
+    };
+    let theirs = "/usr/sbin/xdp-loader";
+    assert!(
+        std::path::Path::new(theirs).exists(),
+        "Debian's xdp-tools is missing: `make deps` installs it"
+    );
+    let object = compile_lesson_bpf("ordered", ORDERED);
+    let obj = path(&object);
+    let ifname = net.host_if();
+    let their = |args: &[&str]| sh(theirs, args);
+
+    // They add to ours; each status shows both; each unloads the other's.
+    let check = "dispatcher_interop_with_xdp_tools";
+    let Some(_) = load_several(&net, check, &["xdp_stats1", "--multi"]) else {
+        return;
+    };
+    their(&["load", ifname, obj, "-n", "count_first"]);
+    let list = components(&net);
+    let expected = [
+        ("count_first".to_string(), 5),
+        ("xdp_stats1_func".to_string(), 50),
+    ];
+    assert_eq!(run_order(&list), expected);
+    let status = their(&["status", ifname]);
+    assert!(
+        status.contains("xdp_stats1_func") && status.contains("count_first"),
+        "{status}"
+    );
+    loader(&[
+        "unload",
+        ifname,
+        "--id",
+        &id_of(&list, "count_first").to_string(),
+    ])
+    .ok();
+    their(&[
+        "unload",
+        ifname,
+        "--id",
+        &id_of(&list, "xdp_stats1_func").to_string(),
+    ]);
+    assert_eq!(net.ip_link_xdp(), None, "{:?}", their(&["status", ifname]));
+
+    // We add to theirs, with -F: it adds, nothing of theirs goes.
+    their(&["load", ifname, obj, "-n", "count_last"]);
+    loader(&["load", "-F", ifname, "xdp_stats1"]).ok();
+    let status = their(&["status", ifname]);
+    assert!(
+        status.contains("count_last") && status.contains("xdp_stats1_func"),
+        "{status}"
+    );
+    assert_eq!(replies(&net, 2), 2);
+    loader(&["unload", ifname]).fails_with(2);
+    let list = components(&net);
+    assert_eq!(run_order(&list).len(), 2, "nothing of theirs went");
+    their(&[
+        "unload",
+        ifname,
+        "--id",
+        &id_of(&list, "xdp_stats1_func").to_string(),
+    ]);
+    assert_eq!(
+        run_order(&components(&net)),
+        [("count_last".to_string(), 20)]
+    );
+    loader(&["unload", ifname, "--all"]).ok();
+    assert_eq!(net.ip_link_xdp(), None);
+}

@@ -46,6 +46,9 @@ impl<'a> Report<'a> {
                 answer.explanation()
             );
         }
+        if let Some(line) = self.multi_program() {
+            out += &format!("\nSeveral XDP programs per interface: {line}\n");
+        }
         if let Some((iface, features)) = &self.device {
             out += &format!("\nDevice {} (ifindex {}): ", iface.name, iface.index);
             match features {
@@ -68,6 +71,19 @@ impl<'a> Report<'a> {
             }
         }
         out
+    }
+
+    /// What the freplace answer means for `load IF a.o b.o` (None: not probed).
+    fn multi_program(&self) -> Option<String> {
+        let answer = self
+            .answers
+            .iter()
+            .find(|a| a.feature == super::Feature::Freplace)?;
+        Some(match answer.outcome {
+            Outcome::Yes => "yes, through a libxdp-compatible dispatcher".to_string(),
+            Outcome::No { .. } => format!("no: {}", crate::dispatcher::NO_TRAMPOLINES),
+            Outcome::Unknown => "unknown (the freplace probe could not tell)".to_string(),
+        })
     }
 
     pub fn json(&self) -> Value {
@@ -95,6 +111,7 @@ impl<'a> Report<'a> {
         json!({
             "kernel": self.kernel,
             "features": features,
+            "multi_program": self.multi_program(),
             "device": device,
         })
     }

@@ -165,11 +165,17 @@ fn open(spec: &str) -> Result<(MapHandle, Option<PathBuf>), Failure> {
 /// Ids of the maps the XDP programs on an interface use, and the pins in
 /// /sys/fs/bpf/IFNAME.
 pub fn maps_of_interface(ifname: &str, ifindex: u32) -> Result<(Vec<u32>, Vec<PathBuf>), Failure> {
-    let programs = iface::attached(ifindex)?;
+    let attached = iface::attached(ifindex)?
+        .iter()
+        .map(|p| p.prog_id)
+        .collect();
+    // A dispatcher's own map is its configuration: the maps that matter
+    // belong to the programs in its slots.
+    let programs = crate::dispatcher::with_components(ifindex, attached);
     let by_program = maps_by_program();
     let mut ids: Vec<u32> = programs
         .iter()
-        .filter_map(|p| by_program.get(&p.prog_id))
+        .filter_map(|p| by_program.get(p))
         .flatten()
         .copied()
         .collect();

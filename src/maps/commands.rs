@@ -106,9 +106,11 @@ pub fn unpin_command(args: &PinArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The programs on `iface`, with those in a dispatcher's slots.
 fn attached_ids(iface: &iface::Interface) -> Result<Vec<u32>, Failure> {
-    Ok(iface::attached(iface.index)?
+    let ids = iface::attached(iface.index)?
         .iter()
         .map(|a| a.prog_id)
-        .collect())
+        .collect();
+    Ok(crate::dispatcher::with_components(iface.index, ids))
 }

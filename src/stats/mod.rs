@@ -232,7 +232,8 @@ impl Watch {
             return Ok(());
         }
         let users = maps::maps_by_program();
-        let counts_here = programs
+        // A dispatcher counts nothing itself: its slots' programs do.
+        let counts_here = crate::dispatcher::with_components(iface.index, programs.clone())
             .iter()
             .any(|p| users.get(p).is_some_and(|maps| maps.contains(&map_id)));
         if !counts_here {

@@ -457,6 +457,12 @@ pub fn bpftool_counts(pin: &str) -> [(u64, u64); 5] {
     bpftool_counts_of(&["pinned", pin])
 }
 
+/// (packets, bytes) per action of the xdp_stats_map with this id (bpftool).
+#[track_caller]
+pub fn bpftool_counts_of_map(map_id: u64) -> [(u64, u64); 5] {
+    bpftool_counts_of(&["id", &map_id.to_string()])
+}
+
 /// `bpftool_counts` of the map bpftool finds by `which`: `["id", "12"]`
 /// or `["pinned", PATH]`.
 #[track_caller]
