@@ -17,13 +17,7 @@ struct {
 	__uint(max_entries, 8 << 20);
 } capture_ring SEC(".maps");
 
-/* Slot 0: packets not captured because the ring was full. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
-} capture_lost SEC(".maps");
+#include "capture_lost.h"
 
 #define RING_BY_SIZE(len, RECORD)		\
 	do {					\
@@ -45,16 +39,11 @@ struct {
  * ring is full. */
 static __always_inline __u8 *ring_reserve(__u32 header_len, const __u32 size)
 {
-	__u32 key = 0;
-	__u64 *lost;
 	__u8 *rec;
 
 	rec = bpf_ringbuf_reserve(&capture_ring, header_len + size, 0);
-	if (!rec) {
-		lost = bpf_map_lookup_elem(&capture_lost, &key);
-		if (lost)
-			*lost += 1;
-	}
+	if (!rec)
+		capture_count_lost();
 	return rec;
 }
 

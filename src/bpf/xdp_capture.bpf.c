@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include "xdp_stats_kern.h"
 #include "xdp_capture.h"
+#include "capture_lost.h"
 
 /* One perf ring per CPU: libbpf sizes it to the number of CPUs. */
 struct {
@@ -30,7 +31,11 @@ int xdp_capture_func(struct xdp_md *ctx)
 
 	/* BPF_F_CURRENT_CPU: this CPU's ring; bits 32-51: packet bytes to add. */
 	flags = BPF_F_CURRENT_CPU | ((__u64)meta.cap_len << 32);
-	bpf_perf_event_output(ctx, &capture_events, flags, &meta, sizeof(meta));
+	/* A full ring refuses the record: count it, so that every packet is
+	 * either captured or counted (capture_lost.h says why not only perf's
+	 * own lost records). */
+	if (bpf_perf_event_output(ctx, &capture_events, flags, &meta, sizeof(meta)))
+		capture_count_lost();
 
 	return xdp_stats_record_action(ctx, XDP_PASS);
 }

@@ -65,7 +65,8 @@ static __always_inline void to_perf(struct xdp_buff *xdp, __u32 point, __u32 ver
 	struct trace_meta meta = meta_of(xdp, point, verdict);
 	__u64 flags = BPF_F_CURRENT_CPU | ((__u64)meta.cap_len << 32);
 
-	bpf_xdp_output(xdp, &capture_events, flags, &meta, sizeof(meta));
+	if (bpf_xdp_output(xdp, &capture_events, flags, &meta, sizeof(meta)))
+		capture_count_lost();
 }
 
 static __always_inline void reserve(struct xdp_buff *xdp, struct trace_meta *meta,

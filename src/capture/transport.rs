@@ -42,7 +42,8 @@ enum Buffer<'a> {
 
 impl<'a> Reader<'a> {
     /// `record` gets each record's bytes; `lost` the perf buffer's counts
-    /// of records it had no room for (the ring's are read by `lost_in_ring`).
+    /// of records it had no room for (both are also counted by the program:
+    /// `lost_counted_by_program`).
     pub fn open(
         object: &'a Object,
         transport: Transport,
@@ -98,11 +99,9 @@ impl<'a> Reader<'a> {
         };
     }
 
-    /// Packets the program could not put into the full ring, all CPUs.
-    pub fn lost_in_ring(&self) -> u64 {
-        if matches!(self.buffer, Buffer::Perf(_)) {
-            return 0;
-        }
+    /// Packets the program could not put into its full buffer, all CPUs,
+    /// as it counted them itself (capture_lost.h).
+    pub fn lost_counted_by_program(&self) -> u64 {
         let Ok(map) = map(self.object, "capture_lost") else {
             return 0;
         };
@@ -119,8 +118,8 @@ impl<'a> Reader<'a> {
 }
 
 /// Opens the reader, says `announce`, and hands each record `parse`
-/// understands to the sink until the capture ends; then adds what the
-/// ring buffer lost. The capture programs are attached already.
+/// understands to the sink until the capture ends; then takes what the
+/// program counted as lost where that is more than the buffer reported. The capture programs are attached already.
 pub fn read_into(
     object: &Object,
     transport: Transport,
@@ -144,7 +143,9 @@ pub fn read_into(
     reader.drain();
     let mut sink = sink.borrow_mut();
     sink.tally.buffer = transport.name();
-    sink.lost(reader.lost_in_ring());
+    // The perf buffer's lost records miss what was lost last (no room
+    // came back to write them); the program's count misses nothing.
+    sink.tally.lost = sink.tally.lost.max(reader.lost_counted_by_program());
     result.and(sink.flush())
 }
 
