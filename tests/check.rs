@@ -383,6 +383,39 @@ fn tracing04_can_fail() {
     );
 }
 
+/// tracing03: the lines are found by a source MAC unique to the run, so
+/// other programs printing at the same time do not change the verdict.
+#[test]
+fn tracing03_can_fail() {
+    lesson_can_fail(
+        "tracing03",
+        "xdp_printk",
+        &[
+            (
+                "no_printk",
+                1,
+                &[(
+                    "bpf_printk(\"src: %llu, dst: %llu, proto: %u\\n\",\n\t\t   ether_addr_to_u64(eth->h_source),\n\t\t   ether_addr_to_u64(eth->h_dest),\n\t\t   bpf_ntohs(eth->h_proto));",
+                    "(void)ether_addr_to_u64;",
+                )],
+            ),
+            (
+                "proto_network_order",
+                1,
+                &[("bpf_ntohs(eth->h_proto));", "eth->h_proto);")],
+            ),
+            (
+                "macs_swapped",
+                1,
+                &[(
+                    "ether_addr_to_u64(eth->h_source),\n\t\t   ether_addr_to_u64(eth->h_dest),",
+                    "ether_addr_to_u64(eth->h_dest),\n\t\t   ether_addr_to_u64(eth->h_source),",
+                )],
+            ),
+        ],
+    );
+}
+
 /// tracing01 has no built-in in the lesson's shape: the reference is
 /// this, the C tutorial's solution (its starter leaves the body empty).
 const TRACING01_SOLUTION: &str = r#"
@@ -541,6 +574,7 @@ fn starters_fail_what_they_leave_open() {
         ("packet03", "xdp_redirect", &[1, 2, 3, 4]),
         ("maps", "xdp_map_in_map", &[1, 2]),
         ("tracing01", "trace_prog", &[1]),
+        ("tracing03", "xdp_printk", &[1]),
         ("tracing04", "xdp_capture", &[1]),
     ];
     for (lesson, program, open) in open {
