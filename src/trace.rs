@@ -116,19 +116,47 @@ pub fn decode_line(line: &str) -> Option<String> {
 /// `src: aa:bb:cc:dd:ee:ff dst: ... proto: 0x86dd (IPv6)`. Anything
 /// else is returned as it is.
 pub fn decode_message(message: &str) -> String {
-    let parse = || -> Option<String> {
-        let rest = message.strip_prefix("src: ")?;
-        let (src, rest) = rest.split_once(", dst: ")?;
-        let (dst, proto) = rest.split_once(", proto: ")?;
-        let proto: u16 = proto.trim().parse().ok()?;
-        Some(format!(
+    match parse_xdp_printk(message) {
+        Some(XdpPrintk { src, dst, proto }) => format!(
             "src: {} dst: {} proto: {proto:#06x} ({})",
-            mac_from_u64(src.parse().ok()?),
-            mac_from_u64(dst.parse().ok()?),
+            mac_from_u64(src),
+            mac_from_u64(dst),
             ethertype_name(proto)
-        ))
-    };
-    parse().unwrap_or_else(|| message.to_string())
+        ),
+        None => message.to_string(),
+    }
+}
+
+/// The numbers of one xdp_printk line, as printed (MACs still packed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XdpPrintk {
+    pub src: u64,
+    pub dst: u64,
+    pub proto: u16,
+}
+
+/// `src: N, dst: N, proto: P`, or None for any other text.
+pub fn parse_xdp_printk(message: &str) -> Option<XdpPrintk> {
+    let rest = message.strip_prefix("src: ")?;
+    let (src, rest) = rest.split_once(", dst: ")?;
+    let (dst, proto) = rest.split_once(", proto: ")?;
+    Some(XdpPrintk {
+        src: src.parse().ok()?,
+        dst: dst.parse().ok()?,
+        proto: proto.trim().parse().ok()?,
+    })
+}
+
+/// The program's own text of a bpf_printk line (None for other tracers').
+pub fn printk_message(line: &str) -> Option<&str> {
+    line.split_once(PRINTK_MARK).map(|(_, m)| m.trim_end())
+}
+
+/// The tutorial's `ether_addr_to_u64`: byte 0 of the MAC in the lowest byte.
+pub fn mac_to_u64(mac: [u8; 6]) -> u64 {
+    let mut bytes = [0; 8];
+    bytes[..6].copy_from_slice(&mac);
+    u64::from_le_bytes(bytes)
 }
 
 /// The tutorial's `ether_addr_to_u64` backwards: byte 0 of the MAC is the
@@ -166,6 +194,7 @@ mod tests {
     fn macs_unpack_in_the_tutorials_byte_order() {
         assert_eq!(mac_from_u64(SRC), "02:00:00:00:00:01");
         assert_eq!(mac_from_u64(DST), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(mac_to_u64([2, 0, 0, 0, 0, 1]), SRC);
     }
 
     #[test]

@@ -383,6 +383,39 @@ fn tracing04_can_fail() {
     );
 }
 
+/// tracing03: the lines are found by a source MAC unique to the run, so
+/// other programs printing at the same time do not change the verdict.
+#[test]
+fn tracing03_can_fail() {
+    lesson_can_fail(
+        "tracing03",
+        "xdp_printk",
+        &[
+            (
+                "no_printk",
+                1,
+                &[(
+                    "bpf_printk(\"src: %llu, dst: %llu, proto: %u\\n\",\n\t\t   ether_addr_to_u64(eth->h_source),\n\t\t   ether_addr_to_u64(eth->h_dest),\n\t\t   bpf_ntohs(eth->h_proto));",
+                    "(void)ether_addr_to_u64;",
+                )],
+            ),
+            (
+                "proto_network_order",
+                1,
+                &[("bpf_ntohs(eth->h_proto));", "eth->h_proto);")],
+            ),
+            (
+                "macs_swapped",
+                1,
+                &[(
+                    "ether_addr_to_u64(eth->h_source),\n\t\t   ether_addr_to_u64(eth->h_dest),",
+                    "ether_addr_to_u64(eth->h_dest),\n\t\t   ether_addr_to_u64(eth->h_source),",
+                )],
+            ),
+        ],
+    );
+}
+
 /// tracing01 has no built-in in the lesson's shape: the reference is
 /// this, the C tutorial's solution (its starter leaves the body empty).
 const TRACING01_SOLUTION: &str = r#"
@@ -464,6 +497,145 @@ fn tracing01_can_fail() {
     }
 }
 
+/// tracing02 has no built-in in the lesson's shape either: the reference
+/// is the lesson's starter with its TODOs done (exceptions left out).
+const TRACING02_SOLUTION: &str = r#"
+#include "vmlinux_xdp.h"
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 2);
+} redirect_err_cnt SEC(".maps");
+
+struct devmap_xmit_rec {
+	__u64 sent;
+	__u64 drops;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct devmap_xmit_rec);
+	__uint(max_entries, 1);
+} devmap_xmit_cnt SEC(".maps");
+
+struct xdp_redirect_ctx {
+	__u64 __common;
+	__s32 prog_id;
+	__u32 act;
+	__s32 ifindex;
+	__s32 err;
+	__s32 to_ifindex;
+	__u32 map_id;
+	__s32 map_index;
+};
+
+struct xdp_devmap_xmit_ctx {
+	__u64 __common;
+	__s32 from_ifindex;
+	__u32 act;
+	__s32 to_ifindex;
+	__s32 drops;
+	__s32 sent;
+	__s32 err;
+};
+
+static __always_inline int count_redirect(struct xdp_redirect_ctx *ctx)
+{
+	__u32 key = ctx->err ? 1 : 0;
+	__u64 *count = bpf_map_lookup_elem(&redirect_err_cnt, &key);
+
+	if (count)
+		(*count)++;
+	return 0;
+}
+
+SEC("tracepoint/xdp/xdp_redirect")
+int trace_xdp_redirect(struct xdp_redirect_ctx *ctx)
+{
+	return count_redirect(ctx);
+}
+
+SEC("tracepoint/xdp/xdp_redirect_err")
+int trace_xdp_redirect_err(struct xdp_redirect_ctx *ctx)
+{
+	return count_redirect(ctx);
+}
+
+SEC("tracepoint/xdp/xdp_devmap_xmit")
+int trace_xdp_devmap_xmit(struct xdp_devmap_xmit_ctx *ctx)
+{
+	__u32 key = 0;
+	struct devmap_xmit_rec *rec = bpf_map_lookup_elem(&devmap_xmit_cnt, &key);
+
+	if (rec) {
+		rec->sent += ctx->sent;
+		rec->drops += ctx->drops;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+/// tracing02's programs run on records, not on the live tracepoints, so
+/// redirects by other tests running now cannot change the verdicts.
+#[test]
+fn tracing02_can_fail() {
+    if !privileged() {
+        return;
+    }
+    let run = common::loader(&["check", "tracing02"]).fails_with(2);
+    assert!(run.hint().contains("check tracing02 FILE.o"), "{run:?}");
+    let solution = compile_lesson_bpf("check-tracing02-solution", TRACING02_SOLUTION);
+    let (code, report) = check("tracing02", Some(&solution));
+    assert_eq!((code, failed(&report)), (0, BTreeSet::new()), "{report:#}");
+    let variants: &[Variant] = &[
+        (
+            "err_ignored",
+            1,
+            &[("__u32 key = ctx->err ? 1 : 0;", "__u32 key = 0;")],
+        ),
+        (
+            "err_program_on_xdp_redirect",
+            1,
+            &[(
+                "SEC(\"tracepoint/xdp/xdp_redirect_err\")",
+                "SEC(\"tracepoint/xdp/xdp_redirect\")",
+            )],
+        ),
+        (
+            "drops_counted_as_sent",
+            2,
+            &[("rec->drops += ctx->drops;", "rec->drops += ctx->sent;")],
+        ),
+        (
+            "devmap_fields_swapped",
+            2,
+            &[(
+                "\t__s32 drops;\n\t__s32 sent;",
+                "\t__s32 sent;\n\t__s32 drops;",
+            )],
+        ),
+    ];
+    for (name, breaks, patches) in variants {
+        let object = compile_lesson_bpf(
+            &format!("check-tracing02-{name}"),
+            &patched(TRACING02_SOLUTION, patches, name),
+        );
+        let (code, report) = check("tracing02", Some(&object));
+        assert_eq!(code, 1, "variant {name}: {report:#}");
+        assert_eq!(
+            failed(&report),
+            BTreeSet::from([*breaks]),
+            "variant {name}: {report:#}"
+        );
+    }
+}
+
 /// A program that does not load fails assignment 1 with the verifier's
 /// reason, and every other assignment says it was not checked.
 #[test]
@@ -541,6 +713,8 @@ fn starters_fail_what_they_leave_open() {
         ("packet03", "xdp_redirect", &[1, 2, 3, 4]),
         ("maps", "xdp_map_in_map", &[1, 2]),
         ("tracing01", "trace_prog", &[1]),
+        ("tracing02", "trace_prog", &[1, 2]),
+        ("tracing03", "xdp_printk", &[1]),
         ("tracing04", "xdp_capture", &[1]),
     ];
     for (lesson, program, open) in open {

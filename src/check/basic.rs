@@ -7,8 +7,8 @@ use super::frames::{
     self, echo_request, ethernet, ip, tag, Ips, ETH_P_IP, ETH_P_IPV6, ETH_P_LOCAL,
 };
 use super::lab::{Watch, IP4_PEER, IP4_XDP, IP6_PEER, IP6_XDP, MAC_PEER, MAC_XDP};
+use super::trace_events::TraceEvents;
 use super::{verdicts, Lesson, Probe, Subject};
-use crate::tracefs;
 
 pub const BASIC02: Lesson = Lesson {
     name: "basic02",
@@ -70,13 +70,17 @@ fn check_basic02(subject: &Subject, number: usize) -> Result<(), String> {
             let program = "xdp_abort_func";
             let loaded = subject.program(program)?;
             let prog_id = loaded.program_id().ok_or("the loaded program has no id")?;
-            let events = ExceptionEvents::watch(prog_id)
+            let filter = format!("prog_id == {prog_id}");
+            let events = TraceEvents::watch("xdp/xdp_exception", Some(filter))
                 .map_err(|e| format!("the check could not watch xdp:xdp_exception: {e}"))?;
             let probes = pings();
             verdicts(subject, program, &probes)?;
             let fired = events
-                .count()
-                .map_err(|e| format!("the check could not read the trace: {e}"))?;
+                .lines()
+                .map_err(|e| format!("the check could not read the trace: {e}"))?
+                .iter()
+                .filter(|l| l.contains("xdp_exception"))
+                .count();
             match fired >= probes.len() {
                 true => Ok(()),
                 false => Err(format!(
@@ -86,45 +90,6 @@ fn check_basic02(subject: &Subject, number: usize) -> Result<(), String> {
             }
         }
         _ => unreachable!("basic02 has 2 assignments"),
-    }
-}
-
-/// The xdp:xdp_exception events of one program, recorded in a private
-/// tracefs instance (so other users of the trace buffer see nothing).
-struct ExceptionEvents {
-    dir: std::path::PathBuf,
-}
-
-impl ExceptionEvents {
-    fn watch(prog_id: u32) -> Result<ExceptionEvents, String> {
-        let root = tracefs::root().map_err(|f| f.message)?;
-        let dir = root
-            .join("instances")
-            .join(format!("xdpcheck-{}", std::process::id()));
-        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let events = ExceptionEvents { dir };
-        let event = events.dir.join("events/xdp/xdp_exception");
-        let write = |file: &str, text: String| {
-            std::fs::write(event.join(file), text).map_err(|e| format!("{file}: {e}"))
-        };
-        write("filter", format!("prog_id == {prog_id}"))?;
-        write("enable", "1".into())?;
-        Ok(events)
-    }
-
-    fn count(&self) -> Result<usize, String> {
-        let trace = std::fs::read_to_string(self.dir.join("trace")).map_err(|e| e.to_string())?;
-        Ok(trace
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains("xdp_exception"))
-            .count())
-    }
-}
-
-impl Drop for ExceptionEvents {
-    fn drop(&mut self) {
-        let _ = std::fs::write(self.dir.join("events/xdp/xdp_exception/enable"), "0");
-        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Each lesson family has a module: `basic` (basic02, basic03), `parsing`
 //! (packet01), `rewriting` (packet02), `redirecting` (packet03),
-//! `map_in_map` (the maps lesson), `tracing` (tracing01), `capture`
-//! (tracing04). Each
+//! `map_in_map` (the maps lesson), `tracing` (tracing01), `tracepoints`
+//! (tracing02), `printk` (tracing03), `capture` (tracing04). Each
 //! lists its assignments' titles (the C tutorial's assignments, as in
 //! `lessons/<lesson>/assignments.txt`) and checks one by number, with
 //! frames built in `frames`, sent and watched through packet sockets
@@ -18,8 +18,11 @@ pub mod frames;
 mod lab;
 mod map_in_map;
 mod parsing;
+mod printk;
 mod redirecting;
 mod rewriting;
+mod trace_events;
+mod tracepoints;
 mod tracing;
 mod user;
 pub(crate) mod wire;
@@ -55,6 +58,8 @@ pub const LESSONS: &[Lesson] = &[
     redirecting::PACKET03,
     map_in_map::MAPS,
     tracing::TRACING01,
+    tracepoints::TRACING02,
+    printk::TRACING03,
     capture::TRACING04,
 ];
 
@@ -64,14 +69,6 @@ const NOTHING_TO_CHECK: &[(&str, &str)] = &[
     (
         "basic04",
         "its assignments are user space (the stats reader and the loader), not graded by check",
-    ),
-    (
-        "tracing02",
-        "its assignments are not graded by check yet: try them with xdp-loader monitor FILE.o",
-    ),
-    (
-        "tracing03",
-        "its assignment is not graded by check yet: try it with xdp-loader trace",
     ),
 ];
 
@@ -205,7 +202,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             format!("no checkable lesson '{}'", args.lesson),
         )
         .hint(format!(
-            "check grades: {} (basic01, basic04, tracing02, tracing03: nothing it grades)",
+            "check grades: {} (basic01, basic04: nothing it grades)",
             LESSONS
                 .iter()
                 .map(|l| l.name)
