@@ -375,8 +375,8 @@ fn tracing04_can_fail() {
                 "no_output",
                 1,
                 &[(
-                    "bpf_perf_event_output(ctx, &capture_events, flags, &meta, sizeof(meta));",
-                    "(void)flags;",
+                    "if (bpf_perf_event_output(ctx, &capture_events, flags, &meta, sizeof(meta)))",
+                    "(void)flags; if (0)",
                 )],
             ),
         ],
