@@ -5,8 +5,9 @@
 //! Every dispatcher sits on a veth pair of its own; BPF_PROG_TEST_RUN on
 //! the dispatcher program runs the whole chain (each copy returns
 //! XDP_PASS and chains on it, so every one runs). As in `dataplane`, each
-//! number is the median of ROUNDS calls, and every round times all of them
-//! back to back, so a busy moment of the machine hits every side alike.
+//! number is a median of calls, and every round times all of them back to
+//! back, so a busy moment of the machine hits every side alike.
+//! Ours and libxdp's run the same component object, on the same frame.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -22,7 +23,8 @@ use crate::dispatcher::{self, Change, Request, Seen};
 use crate::error::{Exit, Failure};
 use crate::iface::{self, Interface};
 
-const ROUNDS: usize = 9;
+/// Each contender is timed this many times in each position of a round.
+const ROTATIONS: usize = 2;
 const COUNTS: [usize; 3] = [1, 2, 5];
 const COMPONENT: &str = "xdp_stats1_func";
 /// Debian's xdp-tools; the full path, as this binary is `xdp-loader` too.
@@ -62,18 +64,22 @@ pub fn measure(repeat: u32) -> Result<Vec<Row>, Failure> {
         chains.push(Chain::libxdp(&object, count)?);
     }
 
-    let mut alone_ns = Vec::new();
-    let mut samples = vec![Vec::new(); chains.len()];
-    for _ in 0..ROUNDS {
+    // Index 0 is the program alone, then one per chain.
+    let mut timed = vec![(alone.fd(), COMPONENT.to_string())];
+    timed.extend(chains.iter().map(|c| (c.prog.as_fd(), c.label())));
+    let mut samples = vec![Vec::new(); timed.len()];
+    // Each round starts one further along: every contender is timed in
+    // every position (first after a pause, right after a heavy one, ...).
+    for round in 0..ROTATIONS * timed.len() {
         check_interrupted()?;
-        alone_ns.push(per_run(alone.fd(), &frame, repeat, COMPONENT)?);
-        for (chain, samples) in chains.iter().zip(&mut samples) {
-            samples.push(per_run(chain.prog.as_fd(), &frame, repeat, &chain.label())?);
+        for i in (0..timed.len()).map(|k| (k + round) % timed.len()) {
+            let (fd, label) = &timed[i];
+            samples[i].push(per_run(*fd, &frame, repeat, label)?);
         }
     }
-    let alone_ns = median(&alone_ns);
     let ns: Vec<f64> = samples.iter().map(|s| median(s)).collect();
-    Ok(rows(subject, alone_ns, &chains, &ns))
+    let (alone_ns, ns) = (ns[0], &ns[1..]);
+    Ok(rows(subject, alone_ns, &chains, ns))
 }
 
 fn rows(subject: &Subject, alone_ns: f64, chains: &[Chain], ns: &[f64]) -> Vec<Row> {
