@@ -53,6 +53,9 @@ const SIZE: usize = 64;
 /// The rows: the component alone, then ours and libxdp's per count.
 pub fn measure(repeat: u32) -> Result<Vec<Row>, Failure> {
     dispatcher::require_trampolines()?;
+    // Without bpffs libxdp cannot pin a dispatcher and attaches the
+    // program directly instead: there would be nothing to compare.
+    crate::pin::ensure_bpffs()?;
     let subject = programs::find(COMPONENT)?;
     let frame = frames::build(subject.frame, SIZE);
     let alone = LoadedSubject::load(subject)?;
@@ -60,8 +63,8 @@ pub fn measure(repeat: u32) -> Result<Vec<Row>, Failure> {
     let mut chains = Vec::new();
     for count in COUNTS {
         check_interrupted()?;
-        chains.push(Chain::ours(subject, count)?);
         chains.push(Chain::libxdp(&object, count)?);
+        chains.push(Chain::ours(subject, count)?);
     }
 
     // Index 0 is the program alone, then one per chain.
@@ -230,7 +233,8 @@ impl Chain {
                 return Err(Failure::new(
                     Exit::Fail,
                     format!("no dispatcher found on {} after loading", iface.name),
-                ))
+                )
+                .hint("libxdp attaches a program directly where it cannot use a dispatcher"))
             }
         };
         if found.components.len() != count {
