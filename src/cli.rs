@@ -801,6 +801,14 @@ fn frame_size(text: &str) -> Result<usize, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Per-packet cost of 1, 2 and 5 programs behind our dispatcher, libxdp's, and alone (needs BPF trampolines).
+    Dispatcher {
+        /// Runs per BPF_PROG_TEST_RUN call (each measurement is the median of 9 calls).
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Real frames into a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES), counted by the program on the peer.
     Live {
         /// Seconds of traffic per program (0.001 to 86400).

@@ -7,12 +7,18 @@ mod common;
 
 use std::process::Command;
 
+use common::features::{feature_result, features_json};
 use common::{loader, loader_path, privileged};
 use serde_json::Value;
 
 /// Runs `xdp-loader ARGS --json` and returns its rows; also checks that
 /// the run left no veth pair or namespace behind (named `xb<pid>...`).
 fn bench_rows(args: &[&str]) -> Vec<Value> {
+    bench_run(args).0
+}
+
+/// `bench_rows`, and what the run printed on stderr (its notes).
+fn bench_run(args: &[&str]) -> (Vec<Value>, String) {
     let child = Command::new(loader_path())
         .args(args)
         .arg("--json")
@@ -31,7 +37,8 @@ fn bench_rows(args: &[&str]) -> Vec<Value> {
     let machine = &report["machine"];
     assert!(machine["cpus"].as_u64().unwrap() >= 1, "{machine}");
     assert!(!machine["kernel"].as_str().unwrap().is_empty(), "{machine}");
-    report["rows"].as_array().expect("rows").clone()
+    let rows = report["rows"].as_array().expect("rows").clone();
+    (rows, stderr.into_owned())
 }
 
 /// Removes what a bench process with this pid may have left if it died
@@ -41,7 +48,7 @@ struct Cleanup(u32);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let pid = self.0;
-        for tag in ["c", "l", "s"] {
+        for tag in ["c", "l", "s", "o1", "o2", "o5", "x1", "x2", "x5"] {
             let name = format!("xb{pid:x}{tag}");
             let _ = Command::new("ip").args(["link", "del", &name]).output();
             let _ = Command::new("ip").args(["netns", "del", &name]).output();
@@ -49,6 +56,7 @@ impl Drop for Cleanup {
         }
         let _ = std::fs::remove_file(format!("/sys/fs/bpf/xdp-bench-{pid}"));
         let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("xdp-bench-{pid}")));
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("xdp-bench-{pid}-d")));
     }
 }
 
@@ -101,12 +109,27 @@ fn quick_suite_measures_everything() {
     if !privileged() {
         return;
     }
-    let rows = bench_rows(&["bench", "suite", "--quick"]);
+    let (rows, notes) = bench_run(&["bench", "suite", "--quick"]);
 
     for row in section(&rows, "data plane") {
         assert_eq!(row["unit"], "ns/pkt", "{row}");
         assert_positive(row);
         assert!((1e3 / value(row)).is_finite(), "Mpps: {row}");
+    }
+    // Dispatcher rows where the kernel has BPF trampolines, else a note.
+    let dispatcher: Vec<_> = rows
+        .iter()
+        .filter(|r| r["section"] == "dispatcher")
+        .collect();
+    match has_trampolines() {
+        true => assert_eq!(dispatcher.len(), 7, "{dispatcher:#?}"),
+        false => {
+            assert!(dispatcher.is_empty(), "{dispatcher:#?}");
+            assert!(
+                notes.contains("Note: no dispatcher rows: this kernel has no BPF trampolines"),
+                "{notes}"
+            );
+        }
     }
     // The baseline's own row is the baseline.
     let bare = named(&rows, "xdp_bare_pass");
@@ -225,4 +248,24 @@ fn unknown_program_is_a_usage_error() {
     let run = loader(&["bench", "xdp_no_such_func"]).fails_with(2);
     assert!(run.hint().contains("xdp_parser_func"), "{run:#?}");
     assert_eq!(loader(&["bench", "all", "--size", "100"]).code, 2);
+}
+
+fn has_trampolines() -> bool {
+    feature_result(&features_json(&[]), "freplace") == "yes"
+}
+
+/// `bench dispatcher` needs BPF trampolines: without them (this host) it
+/// refuses as `load` of several programs does, having made nothing.
+#[test]
+fn dispatcher_bench_refuses_without_trampolines() {
+    if !privileged() || has_trampolines() {
+        return;
+    }
+    let run = loader(&["bench", "dispatcher", "--repeat", "100"]).fails_with(30);
+    assert!(
+        run.stderr
+            .contains("several XDP programs to one interface: BPF trampolines unavailable"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.is_empty(), "no table without rows: {run:#?}");
 }

@@ -4,6 +4,8 @@
 //!
 //! The measurements:
 //! - `dataplane`: per-packet cost of the built-in programs (BPF_PROG_TEST_RUN)
+//! - `dispatcher`: the same cost for several programs behind our dispatcher,
+//!   against libxdp's and against the programs alone
 //! - `live`: real frames through a veth pair (BPF_F_TEST_XDP_LIVE_FRAMES)
 //! - `afxdp_rx`: the same frames received in user space by an AF_XDP socket
 //! - `control`: load + attach + detach against `ip link` and `bpftool`
@@ -19,6 +21,7 @@ mod afxdp_rx;
 mod capture;
 mod control;
 mod dataplane;
+mod dispatcher;
 pub mod frames;
 mod live;
 mod programs;
@@ -87,6 +90,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let costs = dataplane::measure(&subjects, args.data.size, args.data.repeat)?;
             (dataplane::rows(&costs, args.data.size), args.json)
         }
+        Some(BenchCommand::Dispatcher { repeat, json }) => (dispatcher::measure(*repeat)?, *json),
         Some(BenchCommand::Live { seconds, json }) => {
             let mut received = live::measure(&live::subjects(), SUITE_FRAME, *seconds)?;
             received.push(afxdp_rx::measure(SUITE_FRAME, *seconds)?);
@@ -104,11 +108,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// All five measurements, in one table.
+/// All the measurements, in one table.
 fn suite(effort: &Effort) -> Result<Vec<Row>, Failure> {
     let subjects: Vec<_> = programs::ALL.iter().collect();
     let costs = dataplane::measure(&subjects, SUITE_FRAME, effort.repeat)?;
     let mut rows = dataplane::rows(&costs, SUITE_FRAME);
+    // Dispatchers need freplace; without it, the rows go, with a note.
+    match features::has(Feature::Freplace) {
+        Some(false) => eprintln!(
+            "Note: no dispatcher rows: this kernel has no {}",
+            Feature::Freplace.title()
+        ),
+        _ => rows.extend(dispatcher::measure(effort.repeat)?),
+    }
     // The one honest fallback for a kernel without live frames: leave
     // those rows out, and say so.
     match features::has(Feature::LiveFrames) {
