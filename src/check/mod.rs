@@ -68,7 +68,7 @@ const NOTHING_TO_CHECK: &[(&str, &str)] = &[
     ("basic01", "its only assignment is following the README"),
     (
         "basic04",
-        "its assignments are user space (the stats reader and the loader), not graded by check",
+        "its assignments are user space: xdp-loader check basic04 --user LOADER,READER grades them (make check-user in lessons/basic04)",
     ),
 ];
 
