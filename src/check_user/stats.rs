@@ -4,13 +4,7 @@
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-pub const ACTIONS: [&str; 5] = [
-    "XDP_ABORTED",
-    "XDP_DROP",
-    "XDP_PASS",
-    "XDP_TX",
-    "XDP_REDIRECT",
-];
+use crate::stats::reader::ACTIONS;
 
 /// (packets, bytes) per action.
 pub type Counts = [(u64, u64); 5];
